@@ -1,0 +1,60 @@
+// main.cpp: `unfold <group> <command> [flags]`. Parses nothing itself: it picks the group and
+// turns unfold::Error into one line on stderr and exit code 1.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+namespace {
+
+struct Group {
+    const char* name;
+    const char* summary;
+    int (*run)(int, char**);
+};
+
+const Group kGroups[] = {
+    {"demo", "run the main job: toy models of superposition, end to end, into one HTML report", unfold::cmd_demo},
+    {"toy", "toy models of superposition: train, report, phase diagrams", unfold::cmd_toy},
+    {"data", "synthetic activation sets with planted ground truth", unfold::cmd_data},
+    {"sae", "sparse autoencoders: train, eval, encode, decode, report", unfold::cmd_sae},
+    {"dict", "classical sparse coding (FISTA / OMP codes, unit-norm dictionary updates)", unfold::cmd_dict},
+    {"lm", "transformers: generate, train on text, cache activations", unfold::cmd_lm},
+};
+
+void usage() {
+    std::printf(
+        "unfold: see how neural networks pack more features than neurons (superposition),\n"
+        "and unfold their activations back into sparse, interpretable features.\n\n"
+        "usage: unfold <group> <command> [flags]     (--help on every level)\n\ngroups:\n");
+    for (const auto& g : kGroups) std::printf("  %-6s %s\n", g.name, g.summary);
+    std::printf("\nStart with: unfold demo\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    try {
+        for (const auto& g : kGroups)
+            if (!std::strcmp(argv[1], g.name)) return g.run(argc - 2, argv + 2);
+        std::fprintf(stderr, "unfold: unknown group '%s' (see 'unfold --help')\n", argv[1]);
+        return 2;
+    } catch (const unfold::Error& e) {
+        std::fprintf(stderr, "unfold: error: %s\n", e.what());
+        return 1;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "unfold: error: out of memory\n");
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "unfold: error: %s\n", e.what());
+        return 1;
+    }
+}

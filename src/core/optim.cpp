@@ -1,0 +1,52 @@
+// optim.cpp: Adam / AdamW and gradient clipping.
+#include "core/optim.h"
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace unfold {
+
+void adam_begin_step(AdamState& state) { state.t++; }
+
+void adam_update_range(AdamState& state, const AdamConfig& cfg, float lr, float* params, const float* grads,
+                       size_t begin, size_t end) {
+    UNFOLD_ASSERT(state.t > 0 && end <= state.m.size());
+    const float b1 = cfg.beta1, b2 = cfg.beta2, eps = cfg.eps;
+    const float bc1 = 1.0f - (float)std::pow((double)b1, (double)state.t);
+    const float bc2 = 1.0f - (float)std::pow((double)b2, (double)state.t);
+    const float step_size = lr / bc1;
+    const float inv_sqrt_bc2 = 1.0f / std::sqrt(bc2);
+    const float decay = 1.0f - lr * cfg.weight_decay;
+    float* m = state.m.data();
+    float* v = state.v.data();
+#pragma omp parallel for simd schedule(static) if (end - begin > 32768)
+    for (size_t i = begin; i < end; i++) {
+        float g = grads[i];
+        float mi = b1 * m[i] + (1.0f - b1) * g;
+        float vi = b2 * v[i] + (1.0f - b2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        float p = params[i] * decay;
+        params[i] = p - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+    }
+}
+
+void adam_step(AdamState& state, const AdamConfig& cfg, float lr, float* params, const float* grads, size_t n) {
+    UNFOLD_ASSERT(state.m.size() == n);
+    adam_begin_step(state);
+    adam_update_range(state, cfg, lr, params, grads, 0, n);
+}
+
+double clip_grad_norm(float* grads, size_t n, double max_norm) {
+    double ss = 0.0;
+    for (size_t i = 0; i < n; i++) ss += (double)grads[i] * grads[i];
+    double norm = std::sqrt(ss);
+    if (max_norm > 0 && norm > max_norm) {
+        float s = (float)(max_norm / (norm + 1e-6));
+        for (size_t i = 0; i < n; i++) grads[i] *= s;
+    }
+    return norm;
+}
+
+}  // namespace unfold

@@ -1,0 +1,59 @@
+// fileio.h: whole-file reads, atomic writes and folder helpers.
+//
+// Every file unfold writes goes through AtomicFile (or write_file_atomic): the bytes go to
+// "<path>.tmp.<pid>" and are renamed into place on commit(), so a crash never leaves a half file.
+// If an AtomicFile is destroyed without commit(), its temporary file is removed.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace unfold {
+
+std::string read_file(const std::string& path);  // throws "<path>: cannot open (...)"
+void write_file_atomic(const std::string& path, const std::string& bytes);
+void write_file_atomic(const std::string& path, const void* data, size_t n);
+
+class AtomicFile {
+  public:
+    explicit AtomicFile(const std::string& path);  // opens the temporary file for writing
+    ~AtomicFile();                                 // removes the temporary file unless committed
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+    void write(const void* data, size_t n);  // throws on short write (disk full)
+    void write(const std::string& s) { write(s.data(), s.size()); }
+    void commit();  // flush, fsync, close, rename into place
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_, tmp_;
+    FILE* f_ = nullptr;
+    bool committed_ = false;
+};
+
+void make_dirs(const std::string& path);  // mkdir -p; throws on failure
+bool file_exists(const std::string& path);
+bool is_directory(const std::string& path);
+uint64_t file_size(const std::string& path);  // throws if missing
+std::string path_join(const std::string& a, const std::string& b);
+std::vector<std::string> list_dir(const std::string& path);  // sorted names, no "." / ".."
+
+// Read-only memory map of a whole file (for large .npy / safetensors / shards).
+class MappedFile {
+  public:
+    explicit MappedFile(const std::string& path);  // throws "<path>: cannot open (...)"
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+    const uint8_t* data() const { return data_; }
+    uint64_t size() const { return size_; }
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
+    const uint8_t* data_ = nullptr;
+    uint64_t size_ = 0;
+};
+
+}  // namespace unfold

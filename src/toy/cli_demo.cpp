@@ -1,0 +1,6 @@
+// PLACEHOLDER (to be replaced by the module's real command group).
+#include "cli/commands.h"
+#include "core/error.h"
+namespace unfold {
+int cmd_demo(int, char**) { fail("not built yet"); }
+}  // namespace unfold
