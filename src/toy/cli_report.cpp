@@ -1,0 +1,6 @@
+// PLACEHOLDER (to be replaced by the real command).
+#include "toy/toy_cli.h"
+#include "core/error.h"
+namespace unfold {
+int toy_cmd_report(int, char**) { fail("not built yet"); }
+}  // namespace unfold
