@@ -13,8 +13,9 @@ void adam_update_range(AdamState& state, const AdamConfig& cfg, float lr, float*
                        size_t begin, size_t end) {
     UNFOLD_ASSERT(state.t > 0 && end <= state.m.size());
     const float b1 = cfg.beta1, b2 = cfg.beta2, eps = cfg.eps;
-    const float bc1 = 1.0f - (float)std::pow((double)b1, (double)state.t);
-    const float bc2 = 1.0f - (float)std::pow((double)b2, (double)state.t);
+    // bias corrections in double: 1 - 0.999^t rounded in float would lose ~1e-5 relative precision
+    const float bc1 = (float)(1.0 - std::pow((double)b1, (double)state.t));
+    const float bc2 = (float)(1.0 - std::pow((double)b2, (double)state.t));
     const float step_size = lr / bc1;
     const float inv_sqrt_bc2 = 1.0f / std::sqrt(bc2);
     const float decay = 1.0f - lr * cfg.weight_decay;

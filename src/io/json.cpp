@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "io/fileio.h"
@@ -340,6 +341,7 @@ struct Parser {
         if (c == '{') {
             i++;
             Json j = Json::object();
+            std::unordered_set<std::string> seen;  // duplicate-key check in O(1) per key
             ws();
             if (i < s.size() && s[i] == '}') {
                 i++;
@@ -352,7 +354,7 @@ struct Parser {
                 if (i >= s.size() || s[i] != ':') error("expected ':'");
                 i++;
                 Json v = value(depth + 1);
-                if (j.find(k)) error(("duplicate key '" + k + "'").c_str());
+                if (!seen.insert(k).second) error(("duplicate key '" + k + "'").c_str());
                 j.obj.emplace_back(std::move(k), std::move(v));
                 ws();
                 if (i < s.size() && s[i] == ',') {

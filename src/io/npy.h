@@ -1,8 +1,13 @@
 // npy.h: NumPy .npy files (format versions 1.0, 2.0 and 3.0 headers), untrusted input.
 //
 // Supported dtypes: '<f4' (float32), '<f2' (float16), '<f8' (float64, read only), '<i4', '<i8' (read
-// only, for token ids) and '|u1'. C order only (fortran_order: True is rejected). The header dict is
-// parsed strictly; shape x itemsize must equal the bytes after the header exactly.
+// only, for token ids) and '|u1' (also spelled '<u1'). C order only (fortran_order: True is rejected,
+// as are big-endian '>' dtypes). The header dict is parsed strictly (keys descr, fortran_order, shape,
+// each once; header at most 1 MB); shape x itemsize must equal the bytes after the header exactly.
+// Errors are one line naming the file and the field: "x.npy: descr: big-endian dtype '>f4' ...",
+// "acts.npy: row 12: NaN/Inf in data (column 3)".
+// Writing: the same bytes as numpy's np.save (format 1.0, or 2.0 when the header needs a u32 length;
+// data start at a multiple of 64 bytes); NaN/Inf and float16 overflow are refused before any file exists.
 // Reading large files: NpyMap memory-maps and exposes rows without loading the file.
 #pragma once
 #include <cstdint>

@@ -47,13 +47,14 @@ class SafeTensorsReader {
     // Any float dtype (F32/F16/BF16/F64) converted to float32. If `expect` is non-empty, the shape must
     // match exactly ("<path>: tensor 'W': expected shape [2,5], found [5,2]"). NaN/Inf are rejected.
     Tensor read_f32(const std::string& name, const Shape& expect = {}) const;
-    std::vector<int64_t> read_i64(const std::string& name) const;  // I64/I32 integer tensors
+    std::vector<int64_t> read_i64(const std::string& name) const;  // I64/I32/I16/I8/U8 integer tensors
 
   private:
     std::string path_;
     std::unique_ptr<MappedFile> file_;
     uint64_t data_start_ = 0;
-    std::vector<StEntry> entries_;
+    std::vector<StEntry> entries_;                 // in header order
+    std::map<std::string, size_t> index_;          // name -> position in entries_
     std::map<std::string, std::string> metadata_;
 };
 
@@ -66,6 +67,8 @@ struct StWriteTensor {
 };
 
 // Writes atomically (temp + rename). Tensors are laid out in the given order, 8-byte aligned header.
+// Refuses (before creating any file) duplicate names, negative dimensions, NaN/Inf values and values
+// that overflow F16. Compact header JSON, "__metadata__" first: the bytes match the Python package's.
 void safetensors_write(const std::string& path, const std::vector<StWriteTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
