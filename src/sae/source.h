@@ -33,10 +33,11 @@ class ActivationSource {
 
 struct SourceOptions {
     uint64_t seed = 0;
-    int64_t shuffle_buffer_rows = 1 << 18;  // memory: rows * d * 4 bytes
+    int64_t shuffle_buffer_rows = 1 << 18;  // memory: rows * d * 4 bytes; <= 0: auto (<= 2^18 rows, <= 512 MiB)
     std::string tensor_name;                // for safetensors inputs
     std::string from_toy;                   // toy run folder (hidden activations)
     int toy_instance = 0;
+    bool sequential = false;                // files/folders: rows in stored order, no shuffle (encoding)
 };
 
 // Opens `path` (file or folder) or, with opts.from_toy set, a toy model's hidden activations.
