@@ -1,0 +1,207 @@
+// test_checkpoint.cpp: checkpoint round trips and rejection of corrupt inputs with one-line messages.
+//   llama2.c .bin: truncated, extra bytes, too short for a header, bad header fields, altered rotary table;
+//   HF layout: wrong tensor shape, missing tensor, unexpected tensor, NaN weights, invalid / wrong
+//   config.json, missing files; save -> load round trips (GPT-2, Llama with HF q/k permutation) are
+//   bit-identical; the optional "transformer." prefix of GPT-2 checkpoints is accepted.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include <cmath>
+#include <cstring>
+#include <unistd.h>
+
+#include "io/fileio.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "lm/checkpoint.h"
+
+using namespace unfold;
+
+static const std::string kBin = std::string(UNFOLD_SHARED_DIR) + "/models/stories260K/stories260K.bin";
+static const std::string kGpt2 = std::string(UNFOLD_SOURCE_DIR) + "/tests/fixtures/lm/gpt2_tiny";
+
+static struct TmpCleanup {
+    ~TmpCleanup() { std::filesystem::remove_all("/tmp/unfold_test_lm_ckpt_" + std::to_string(getpid())); }
+} tmp_cleanup;
+
+static std::string tmp(const std::string& name) {
+    std::string d = "/tmp/unfold_test_lm_ckpt_" + std::to_string(getpid());
+    make_dirs(d);
+    return path_join(d, name);
+}
+
+// Expects lm_load to throw a one-line error containing `needle`.
+static void expect_reject(const std::string& path, const std::string& needle) {
+    LmModel m;
+    try {
+        lm_load(m, path);
+        ADD_FAILURE() << path << ": loaded, expected an error containing '" << needle << "'";
+    } catch (const Error& e) {
+        std::string msg = e.what();
+        EXPECT_NE(msg.find(needle), std::string::npos) << "message: " << msg;
+        EXPECT_EQ(msg.find('\n'), std::string::npos) << "multi-line message: " << msg;
+    }
+}
+
+TEST(Checkpoint, Llama2cCorruptFilesRejected) {
+    std::string bin = read_file(kBin);
+    auto put = [&](const std::string& name, const std::string& bytes) {
+        std::string p = tmp(name);
+        write_file_atomic(p, bytes);
+        return p;
+    };
+    expect_reject(put("trunc.bin", bin.substr(0, bin.size() - 4)), "needs exactly 1056540");
+    expect_reject(put("extra.bin", bin + "abcd"), "is 1056544 bytes");
+    expect_reject(put("short.bin", bin.substr(0, 10)), "too short");
+    std::string h = bin;
+    int32_t seven = 7;
+    std::memcpy(&h[12], &seven, 4);  // n_heads = 7 does not divide dim 64
+    expect_reject(put("heads.bin", h), "n_heads 7");
+    h = bin;
+    int32_t neg = -64;
+    std::memcpy(&h[0], &neg, 4);
+    expect_reject(put("dim.bin", h), "'dim' = -64");
+    h = bin;
+    int32_t big = 100000;
+    std::memcpy(&h[24], &big, 4);  // seq_len -> size mismatch
+    expect_reject(put("seq.bin", h), "needs exactly");
+    h = bin;
+    // first freq_cos entry (position 0, must be cos 0 = 1) sits after all weights: 28 + 4 * 259968 floats...
+    size_t cos_off = 28 + 4 * (size_t)(512 * 64 + 5 * 64 * 2 + 5 * 64 * 64 * 2 + 5 * 32 * 64 * 2 + 5 * 172 * 64 * 3 + 64);
+    float two = 2.0f;
+    std::memcpy(&h[cos_off], &two, 4);
+    expect_reject(put("rope.bin", h), "freq_cos[0,0]");
+    h = bin;
+    float nan = NAN;
+    std::memcpy(&h[28 + 40], &nan, 4);
+    expect_reject(put("nan.bin", h), "NaN");
+    expect_reject(tmp("does_not_exist.bin"), "no such model");
+}
+
+// Writes a copy of the GPT-2 fixture with `edit` applied to its tensor list / config.
+static std::string gpt2_variant(const std::string& name,
+                                const std::function<void(std::vector<StWriteTensor>&, std::vector<Tensor>&)>& edit,
+                                const std::function<void(Json&)>& cfg_edit = nullptr) {
+    SafeTensorsReader r(kGpt2 + "/model.safetensors");
+    std::vector<Tensor> store;
+    store.reserve(r.entries().size() + 4);
+    std::vector<StWriteTensor> ts;
+    for (const auto& e : r.entries()) {
+        store.push_back(r.read_f32(e.name));
+        ts.push_back({e.name, e.shape, store.back().ptr(), DType::F32});
+    }
+    edit(ts, store);
+    std::string dir = tmp(name);
+    make_dirs(dir);
+    safetensors_write(path_join(dir, "model.safetensors"), ts);
+    Json cfg = json_load(kGpt2 + "/config.json");
+    if (cfg_edit) cfg_edit(cfg);
+    json_save(path_join(dir, "config.json"), cfg);
+    return dir;
+}
+
+TEST(Checkpoint, HfCorruptFilesRejected) {
+    auto find = [](std::vector<StWriteTensor>& ts, const std::string& n) -> StWriteTensor& {
+        for (auto& t : ts)
+            if (t.name == n) return t;
+        throw std::runtime_error("no " + n);
+    };
+    expect_reject(gpt2_variant("shape", [&](auto& ts, auto&) { find(ts, "wte.weight").shape = {16, 37}; }),
+                  "expected shape [37,16]");
+    expect_reject(gpt2_variant("missing",
+                               [&](auto& ts, auto&) {
+                                   ts.erase(std::remove_if(ts.begin(), ts.end(),
+                                                           [](auto& t) { return t.name == "ln_f.bias"; }),
+                                            ts.end());
+                               }),
+                  "missing tensor 'ln_f.bias'");
+    expect_reject(gpt2_variant("extra",
+                               [&](auto& ts, auto& store) {
+                                   store.push_back(Tensor({3}, 1.0f));
+                                   ts.push_back({"h.9.mystery", {3}, store.back().ptr(), DType::F32});
+                               }),
+                  "unexpected tensor 'h.9.mystery'");
+    {  // a NaN weight (patched into the bytes: the writer itself refuses NaN)
+        std::string dir = gpt2_variant("nan", [](auto&, auto&) {});
+        std::string p = path_join(dir, "model.safetensors");
+        uint64_t off;
+        {
+            SafeTensorsReader r(p);
+            uint64_t hlen;
+            std::string bytes = read_file(p);
+            std::memcpy(&hlen, bytes.data(), 8);
+            off = 8 + hlen + r.entry("ln_f.weight").begin + 4 * 3;
+        }
+        std::string bytes = read_file(p);
+        float nan = NAN;
+        std::memcpy(&bytes[off], &nan, 4);
+        write_file_atomic(p, bytes);
+        expect_reject(dir, "NaN");
+    }
+    expect_reject(gpt2_variant("type", [](auto&, auto&) {}, [](Json& c) { c["model_type"] = "bert"; }),
+                  "field 'model_type' is 'bert'");
+    expect_reject(gpt2_variant("heads", [](auto&, auto&) {}, [](Json& c) { c["n_head"] = 5; }), "n_heads 5");
+    expect_reject(gpt2_variant("noembd", [](auto&, auto&) {},
+                               [](Json& c) {
+                                   Json o = Json::object();
+                                   for (auto& kv : c.obj)
+                                       if (kv.first != "n_embd") o[kv.first] = kv.second;
+                                   c = o;
+                               }),
+                  "n_embd");
+    expect_reject(gpt2_variant("act", [](auto&, auto&) {}, [](Json& c) { c["activation_function"] = "relu"; }),
+                  "activation_function");
+    std::string bad_json = gpt2_variant("json", [](auto&, auto&) {});
+    write_file_atomic(path_join(bad_json, "config.json"), "{\"model_type\": \"gpt2\",, }");
+    expect_reject(bad_json, "config.json");
+    std::string no_cfg = tmp("nocfg");
+    make_dirs(no_cfg);
+    write_file_atomic(path_join(no_cfg, "model.safetensors"), read_file(kGpt2 + "/model.safetensors"));
+    expect_reject(no_cfg, "no config.json");
+    std::string trunc = gpt2_variant("trunc", [](auto&, auto&) {});
+    std::string st = read_file(path_join(trunc, "model.safetensors"));
+    write_file_atomic(path_join(trunc, "model.safetensors"), st.substr(0, st.size() - 8));
+    expect_reject(trunc, "model.safetensors");
+}
+
+TEST(Checkpoint, TransformerPrefixAccepted) {
+    std::string dir = gpt2_variant("prefix", [](auto& ts, auto&) {
+        for (auto& t : ts) t.name = "transformer." + t.name;
+    });
+    LmModel a, b;
+    lm_load(a, dir);
+    lm_load(b, kGpt2);
+    EXPECT_EQ(a.params.data, b.params.data);
+}
+
+TEST(Checkpoint, SaveLoadRoundTripsBothFamilies) {
+    for (LmArch arch : {LmArch::GPT2, LmArch::LLAMA}) {
+        LmConfig c;
+        c.arch = arch;
+        c.vocab = 50;
+        c.d_model = 24;
+        c.n_layers = 2;
+        c.n_heads = 6;
+        c.n_kv_heads = arch == LmArch::LLAMA ? 3 : 6;
+        c.d_mlp = 40;
+        c.n_ctx = 16;
+        c.tied = arch == LmArch::GPT2;
+        LmModel m;
+        lm_build(m, c);
+        lm_init_random(m, 9);
+        std::string dir = tmp(std::string("rt_") + arch_name(arch));
+        lm_save_hf(m, dir);
+        LmModel r;
+        lm_load(r, dir);
+        EXPECT_EQ(r.params.data, m.params.data) << arch_name(arch);
+        EXPECT_EQ(r.cfg.describe(), m.cfg.describe());
+        if (arch == LmArch::LLAMA) {
+            // the file holds q_proj in HF row order: row 1 of the file = interleaved row 2 (head 0, hs 4)
+            SafeTensorsReader st(path_join(dir, "model.safetensors"));
+            Tensor q = st.read_f32("model.layers.0.self_attn.q_proj.weight", {24, 24});
+            const float* mine = m.p(m.layers[0].qkv_w);
+            for (int j = 0; j < 24; j++) EXPECT_EQ(q[1 * 24 + j], mine[2 * 24 + j]);
+        }
+    }
+}
