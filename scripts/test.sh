@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}  # tests run in parallel: sleeping idle threads, no spinning
 ctest --test-dir build --output-on-failure -j"${JOBS:-$(nproc)}" --timeout 900

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "io/fileio.h"
+#include "lm/tokenizer_cli.h"
 #include "lm/checkpoint.h"
 #include "lm/corpus.h"
 #include "lm/generate.h"
@@ -159,7 +160,10 @@ int cmd_lm(int argc, char** argv) {
                      {"train", "train a GPT-2 or Llama model on a text corpus", cmd_lm_train},
                      {"cache", "write one hook's activations over a corpus as shards for SAEs", cmd_lm_cache},
                      {"eval", "loss of a model on a text file", cmd_eval},
-                     {"info", "configuration and tensors of a model", cmd_info}},
+                     {"info", "configuration and tensors of a model", cmd_info},
+                     {"corpus", "write a plain-text corpus from installed packages (kjv, gcide)", cmd_lm_corpus},
+                     {"bpe", "train a byte-level BPE tokenizer (vocab.json + merges.txt)", cmd_lm_bpe},
+                     {"tokenize", "encode a text, or corpus statistics (tokens, unigram entropy)", cmd_lm_tokenize}},
                     argc, argv);
 }
 
