@@ -1,0 +1,324 @@
+// sae_train.cpp: the SAE training loop (see sae_train.h): init (geometric median, input scale), Adam
+// steps with schedules, clipping, unit-norm decoder, dead latents (AuxK mask / resampling), BatchTopK
+// threshold, logging, progress bar, checkpoints and exact resume; the final SAELens folder.
+#include "sae/sae_train.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "core/schedule.h"
+#include "io/fileio.h"
+#include "sae/sae_checkpoint.h"
+
+namespace unfold {
+
+Json SaeTrainConfig::to_json() const {
+    Json j = Json::object();
+    j["sae"] = sae.to_json();
+    j["steps"] = steps;
+    j["batch"] = batch;
+    j["lr"] = lr;
+    j["beta1"] = beta1;
+    j["beta2"] = beta2;
+    j["decay"] = decay;
+    j["warmup_steps"] = warmup_steps;
+    j["final_lr_frac"] = final_lr_frac;
+    j["coef_warmup_steps"] = coef_warmup_steps;
+    j["clip_grad"] = clip_grad;
+    j["normalize"] = normalize;
+    j["geometric_median"] = geometric_median;
+    j["dec_init_norm"] = dec_init_norm;
+    j["dead_tokens"] = dead_tokens;
+    j["resample_every"] = resample_every;
+    j["log_every"] = log_every;
+    j["checkpoint_every"] = checkpoint_every;
+    j["density_tokens"] = density_tokens;
+    j["seed"] = (int64_t)seed;
+    return j;
+}
+
+SaeTrainConfig SaeTrainConfig::from_json(const Json& j, const std::string& ctx) {
+    SaeTrainConfig c;
+    c.sae = SaeConfig::from_json(j.at("sae", ctx), ctx + ": sae");
+    c.steps = j.get_int("steps", c.steps);
+    c.batch = j.get_int("batch", c.batch);
+    c.lr = (float)j.get_num("lr", c.lr);
+    c.beta1 = (float)j.get_num("beta1", c.beta1);
+    c.beta2 = (float)j.get_num("beta2", c.beta2);
+    c.decay = j.get_str("decay", c.decay);
+    c.warmup_steps = j.get_int("warmup_steps", c.warmup_steps);
+    c.final_lr_frac = (float)j.get_num("final_lr_frac", c.final_lr_frac);
+    c.coef_warmup_steps = j.get_int("coef_warmup_steps", c.coef_warmup_steps);
+    c.clip_grad = (float)j.get_num("clip_grad", c.clip_grad);
+    c.normalize = j.get_bool("normalize", c.normalize);
+    c.geometric_median = j.get_bool("geometric_median", c.geometric_median);
+    c.dec_init_norm = (float)j.get_num("dec_init_norm", c.dec_init_norm);
+    c.dead_tokens = j.get_int("dead_tokens", c.dead_tokens);
+    c.resample_every = j.get_int("resample_every", c.resample_every);
+    c.log_every = j.get_int("log_every", c.log_every);
+    c.checkpoint_every = j.get_int("checkpoint_every", c.checkpoint_every);
+    c.density_tokens = j.get_int("density_tokens", c.density_tokens);
+    c.seed = (uint64_t)j.get_int("seed", 0);
+    UNFOLD_CHECK(c.steps > 0 && c.batch > 0, "%s: steps and batch must be > 0", ctx.c_str());
+    UNFOLD_CHECK(c.lr > 0 && std::isfinite(c.lr), "%s: lr must be > 0", ctx.c_str());
+    parse_decay(c.decay);
+    return c;
+}
+
+void geometric_median(const float* x, int64_t n, int64_t d, float* out, int iters, double tol) {
+    std::vector<double> y((size_t)d, 0.0), num((size_t)d);
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t j = 0; j < d; j++) y[j] += x[b * d + j] / (double)n;  // start at the mean
+    for (int it = 0; it < iters; it++) {
+        std::fill(num.begin(), num.end(), 0.0);
+        double den = 0;
+        for (int64_t b = 0; b < n; b++) {
+            double dist2 = 0;
+            for (int64_t j = 0; j < d; j++) {
+                double t = x[b * d + j] - y[j];
+                dist2 += t * t;
+            }
+            double w = 1.0 / std::max(std::sqrt(dist2), 1e-12);
+            den += w;
+            for (int64_t j = 0; j < d; j++) num[j] += w * x[b * d + j];
+        }
+        double move = 0;
+        for (int64_t j = 0; j < d; j++) {
+            double ny = num[j] / den;
+            move += (ny - y[j]) * (ny - y[j]);
+            y[j] = ny;
+        }
+        if (std::sqrt(move) < tol) break;
+    }
+    for (int64_t j = 0; j < d; j++) out[j] = (float)y[j];
+}
+
+void sae_fold_input_scale(Sae& sae, float s) {
+    if (s == 1.0f) return;
+    const int64_t d = sae.d(), F = sae.F();
+    for (int64_t i = 0; i < d * F; i++) sae.W_enc()[i] *= s;
+    for (int64_t i = 0; i < d * F; i++) sae.W_dec()[i] /= s;
+    for (int64_t j = 0; j < d; j++) sae.b_dec()[j] /= s;
+}
+
+static void check_finite_batch(const float* x, int64_t B, int64_t d, int64_t step, const ActivationSource& src) {
+    for (int64_t i = 0; i < B * d; i++)
+        if (!std::isfinite(x[i]))
+            fail("%s: non-finite activation (NaN/Inf) in batch %lld, row %lld, column %lld",
+                 src.describe().c_str(), (long long)step, (long long)(i / d), (long long)(i % d));
+}
+
+// Anthropic-style resampling for ReLU+L1: each dead latent gets the direction of a high-error input.
+static void resample_dead(SaeTrainState& st, const float* x, const SaeWork& w, int64_t B, const SaeTrainConfig& cfg,
+                          const std::vector<uint8_t>& dead) {
+    Sae& s = st.sae;
+    const int64_t d = s.d(), F = s.F();
+    std::vector<double> cum((size_t)B);
+    double tot = 0;
+    for (int64_t b = 0; b < B; b++) {
+        double e = 0;
+        for (int64_t j = 0; j < d; j++) {
+            double r = x[b * d + j] - w.xhat[b * d + j];
+            e += r * r;
+        }
+        tot += e * e;
+        cum[b] = tot;
+    }
+    if (tot <= 0) return;
+    double enc_norm = 0;
+    int64_t alive = 0;
+    for (int64_t i = 0; i < F; i++) {
+        if (dead[i]) continue;
+        double n2 = 0;
+        for (int64_t j = 0; j < d; j++) n2 += (double)s.W_enc()[j * F + i] * s.W_enc()[j * F + i];
+        enc_norm += std::sqrt(n2);
+        alive++;
+    }
+    enc_norm = alive ? enc_norm / alive : 1.0;
+    Rng rng(cfg.seed, 0x5E5A + (uint64_t)st.step);
+    for (int64_t i = 0; i < F; i++) {
+        if (!dead[i]) continue;
+        double u = rng.uniform_double() * tot;
+        int64_t b = std::lower_bound(cum.begin(), cum.end(), u) - cum.begin();
+        b = std::min(b, B - 1);
+        std::vector<double> v((size_t)d);
+        double n2 = 0;
+        for (int64_t j = 0; j < d; j++) {
+            v[j] = x[b * d + j] - s.b_dec()[j];
+            n2 += v[j] * v[j];
+        }
+        double inv = 1.0 / std::max(std::sqrt(n2), 1e-12);
+        for (int64_t j = 0; j < d; j++) {
+            s.W_dec()[i * d + j] = (float)(v[j] * inv);
+            s.W_enc()[j * F + i] = (float)(0.2 * enc_norm * v[j] * inv);
+        }
+        s.b_enc()[i] = 0.0f;
+        // reset the Adam moments of the touched parameters
+        auto reset = [&](const char* name, int64_t off, int64_t stride, int64_t cnt) {
+            size_t base = s.params.view(name).offset;
+            for (int64_t q = 0; q < cnt; q++) st.adam.m[base + off + q * stride] = st.adam.v[base + off + q * stride] = 0;
+        };
+        reset("W_dec", i * d, 1, d);
+        reset("W_enc", i, F, d);
+        reset("b_enc", i, 1, 1);
+        st.since_fired[i] = 0;
+    }
+}
+
+static void save_checkpoint(const std::string& out, SaeTrainState& st, const ActivationSource& src) {
+    if (out.empty()) return;
+    make_dirs(path_join(out, "checkpoint"));
+    st.source_state = src.state();
+    sae_checkpoint_save(path_join(path_join(out, "checkpoint"), "state.bin"), st);
+}
+
+SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const SaeTrainOptions& opts) {
+    SaeConfig sc = cfg.sae;
+    UNFOLD_CHECK(src.dim() == sc.d_in || sc.d_in == 0, "SAE d_in %lld but the source has rows of %lld",
+                 (long long)sc.d_in, (long long)src.dim());
+    sc.d_in = src.dim();
+    SaeTrainConfig tc = cfg;
+    tc.sae = sc;
+    const int64_t B = tc.batch, d = sc.d_in, F = sc.d_sae;
+    UNFOLD_CHECK(F > 0, "SAE needs --latents > 0");
+    std::vector<float> x((size_t)(B * d));
+    const std::string ck = opts.out_dir.empty() ? "" : path_join(path_join(opts.out_dir, "checkpoint"), "state.bin");
+
+    SaeTrainState st;
+    if (opts.resume && !ck.empty() && file_exists(ck)) {
+        st = sae_checkpoint_load(ck);
+        SaeTrainConfig stored = SaeTrainConfig::from_json(st.train_cfg, ck);
+        // Everything but the step budget / checkpoint cadence must match.
+        stored.steps = tc.steps;
+        stored.checkpoint_every = tc.checkpoint_every;
+        UNFOLD_CHECK(stored.to_json().dump(-1) == tc.to_json().dump(-1),
+                     "%s: the checkpoint was made with a different configuration; use the same flags to resume",
+                     ck.c_str());
+        st.train_cfg = tc.to_json();
+        src.restore(st.source_state);
+        log_info("resuming %s from step %lld", opts.out_dir.c_str(), (long long)st.step);
+    } else {
+        st.sae = sae_init(sc, tc.seed, tc.dec_init_norm);
+        st.adam.init(st.sae.params.size());
+        st.since_fired.assign((size_t)F, 0);
+        st.fire_window.assign((size_t)F, 0);
+        st.train_cfg = tc.to_json();
+        // first sample: input scale and geometric-median b_dec
+        src.next_batch(x.data(), B);
+        check_finite_batch(x.data(), B, d, -1, src);
+        if (tc.normalize) {
+            double ms = 0;
+            for (int64_t i = 0; i < B * d; i++) ms += (double)x[i] * x[i];
+            ms /= (double)B;
+            UNFOLD_CHECK(ms > 0, "%s: activations are all zero", src.describe().c_str());
+            st.scale = (float)(1.0 / std::sqrt(ms));
+            for (auto& v : x) v *= st.scale;
+        }
+        if (tc.geometric_median) {
+            int64_t n = std::min<int64_t>(B, 8192);
+            geometric_median(x.data(), n, d, st.sae.b_dec());
+        }
+    }
+    Sae& sae = st.sae;
+    Schedule sched;
+    sched.decay = parse_decay(tc.decay);
+    sched.warmup_steps = tc.warmup_steps;
+    sched.total_steps = tc.steps;
+    sched.final_frac = tc.final_lr_frac;
+    AdamConfig ac;
+    ac.lr = tc.lr;
+    ac.beta1 = tc.beta1;
+    ac.beta2 = tc.beta2;
+    const bool sparse = sc.arch == SaeArch::TOPK || sc.arch == SaeArch::BATCHTOPK;
+    const int64_t window_start_tokens = tc.steps * B - tc.density_tokens;  // density over the final tokens
+    SaeWork w;
+    std::vector<uint8_t> dead((size_t)F, 0);
+    std::vector<int64_t> fires((size_t)F);
+    SaeTrainResult res;
+    Progress bar("sae train", tc.steps, opts.quiet, "step");
+    auto t0 = std::chrono::steady_clock::now();
+    const int64_t start = st.step;
+    while (st.step < tc.steps) {
+        const int64_t step = st.step;
+        src.next_batch(x.data(), B);
+        check_finite_batch(x.data(), B, d, step, src);
+        if (st.scale != 1.0f)
+            for (auto& v : x) v *= st.scale;
+        float cs = tc.coef_warmup_steps > 0 ? std::min(1.0f, (float)(step + 1) / (float)tc.coef_warmup_steps) : 1.0f;
+        int64_t n_dead = 0;
+        for (int64_t i = 0; i < F; i++) {
+            dead[i] = st.since_fired[i] >= tc.dead_tokens;
+            n_dead += dead[i];
+        }
+        std::fill(fires.begin(), fires.end(), 0);
+        sae.params.zero_grad();
+        SaeLoss L = sae_forward_backward(sae, x.data(), B, w, true, cs, sparse && n_dead ? dead.data() : nullptr,
+                                         fires.data());
+        UNFOLD_CHECK(std::isfinite(L.loss), "training diverged at step %lld (loss %g); lower --lr",
+                     (long long)step, L.loss);
+        if (sc.unit_norm_decoder) sae_project_decoder_grad(sae);
+        if (tc.clip_grad > 0) clip_grad_norm(sae.params.grad.data(), sae.params.size(), tc.clip_grad);
+        const float lr = (float)(tc.lr * sched.factor(step));
+        adam_step(st.adam, ac, lr, sae.params.data.data(), sae.params.grad.data(), sae.params.size());
+        if (sc.unit_norm_decoder) sae_normalize_decoder(sae);
+        for (int64_t i = 0; i < F; i++) st.since_fired[i] = fires[i] ? 0 : st.since_fired[i] + B;
+        if (step * B >= window_start_tokens) {
+            for (int64_t i = 0; i < F; i++) st.fire_window[i] += fires[i];
+            st.window_tokens += B;
+        }
+        if (sc.arch == SaeArch::BATCHTOPK)
+            sae.threshold = step == 0 ? L.min_kept : 0.99f * sae.threshold + 0.01f * L.min_kept;
+        if (sc.arch == SaeArch::STANDARD && tc.resample_every > 0 && (step + 1) % tc.resample_every == 0 &&
+            step + 1 < tc.steps && n_dead > 0)
+            resample_dead(st, x.data(), w, B, tc, dead);
+        st.step++;
+        if (st.step % tc.log_every == 0 || st.step == tc.steps) {
+            Json e = Json::object();
+            e["step"] = st.step;
+            e["loss"] = L.loss;
+            e["mse"] = L.mse;
+            e["fvu"] = L.fvu;
+            e["l0"] = L.l0;
+            e["dead_frac"] = (double)n_dead / (double)F;
+            e["sparsity"] = L.sparsity;
+            e["aux"] = L.aux;
+            e["lr"] = lr;
+            st.log.push(e);
+        }
+        if (bar.active())
+            bar.update(st.step, strformat("loss %.4g  L0 %.1f  FVU %.4f  dead %.1f%%", L.loss, L.l0, L.fvu,
+                                          100.0 * n_dead / F));
+        bool stop = opts.stop_at >= 0 && st.step >= opts.stop_at && st.step < tc.steps;
+        if ((tc.checkpoint_every > 0 && st.step % tc.checkpoint_every == 0) || stop || st.step == tc.steps)
+            save_checkpoint(opts.out_dir, st, src);
+        if (stop) break;
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    res.seconds = secs;
+    res.tokens_per_s = secs > 0 ? (double)(st.step - start) * B / secs : 0;
+    res.steps_done = st.step;
+    res.finished = st.step >= tc.steps;
+    res.log = st.log;
+    bar.finish(res.finished ? "done" : "stopped");
+    res.sae = st.sae;
+    sae_fold_input_scale(res.sae, st.scale);
+    res.log10_density.resize((size_t)F);
+    for (int64_t i = 0; i < F; i++)
+        res.log10_density[i] =
+            (float)std::log10((double)st.fire_window[i] / (double)std::max<int64_t>(1, st.window_tokens) + 1e-10);
+    if (!opts.out_dir.empty() && res.finished) {
+        Json md = opts.metadata.is_obj() ? opts.metadata : Json::object();
+        md["produced_by"] = "unfold sae train";
+        md["source"] = src.describe();
+        md["input_scale_folded"] = st.scale;
+        sae_save(opts.out_dir, res.sae, res.log10_density.data(), md);
+    }
+    return res;
+}
+
+}  // namespace unfold

@@ -1,0 +1,272 @@
+// test_sae_io.cpp: SAELens layout round trip, imports (SAELens v6 / pre-6 configs, sparsify, Gemma Scope
+// npz stored + deflated) against reference codes computed by tools/reference/sae_fixtures.py, corrupt
+// inputs rejected with clear messages, and the `unfold sae` CLI end to end (skipped without the binary).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "io/fileio.h"
+#include "io/json.h"
+#include "io/npy.h"
+#include "io/safetensors.h"
+#include "sae/sae.h"
+#include "sae/sae_zip.h"
+
+using namespace unfold;
+
+namespace {
+
+const std::string FIX = std::string(UNFOLD_SOURCE_DIR) + "/tests/fixtures/sae";
+
+std::string tmpdir(const std::string& name) {
+    std::string d = std::string(::testing::TempDir()) + "unfold_saeio_" + name + "_" + std::to_string(::getpid());
+    make_dirs(d);
+    return d;
+}
+
+std::string error_of(const std::function<void()>& fn) {
+    try {
+        fn();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+// Encodes the fixture's inputs and compares codes and reconstructions with the Python reference.
+void check_against_reference(const std::string& name, const std::string& path, const char* want_format,
+                             SaeArch want_arch) {
+    Json ex = json_load(FIX + "/expected.json").at(name, "expected.json");
+    std::string fmt;
+    Sae s = sae_load(path, &fmt);
+    EXPECT_EQ(fmt, want_format);
+    EXPECT_EQ(s.cfg.arch, want_arch);
+    const int64_t d = s.d(), F = s.F();
+    const Json& X = ex.at("x", name);
+    const int64_t B = (int64_t)X.size();
+    std::vector<float> x((size_t)(B * d)), xh((size_t)(B * d));
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < d; j++) x[b * d + j] = (float)X.arr[b].arr[j].num;
+    SparseCodes c;
+    sae_encode(s, x.data(), B, c);
+    sae_decode(s, c, xh.data());
+    int nonzero = 0;
+    for (int64_t b = 0; b < B; b++) {
+        std::vector<float> f((size_t)F, 0.0f);
+        for (int64_t p = c.off[b]; p < c.off[b + 1]; p++) f[c.idx[p]] = c.val[p];
+        for (int64_t i = 0; i < F; i++) {
+            double want = ex["f"].arr[b].arr[i].num;
+            nonzero += want != 0;
+            EXPECT_NEAR(f[i], want, 1e-4) << name << " row " << b << " latent " << i;
+        }
+        for (int64_t j = 0; j < d; j++) EXPECT_NEAR(xh[b * d + j], ex["xhat"].arr[b].arr[j].num, 1e-4) << name;
+    }
+    EXPECT_GT(nonzero, 0) << name;
+}
+
+}  // namespace
+
+TEST(SaeImport, SaeLensTopK) {
+    check_against_reference("saelens_topk", FIX + "/saelens_topk", "saelens", SaeArch::TOPK);
+}
+TEST(SaeImport, SaeLensJumpReluNoBdecSubtraction) {
+    check_against_reference("saelens_jumprelu", FIX + "/saelens_jumprelu", "saelens", SaeArch::JUMPRELU);
+}
+TEST(SaeImport, SaeLensPre6FlatConfig) {
+    check_against_reference("saelens_standard", FIX + "/saelens_standard", "saelens", SaeArch::STANDARD);
+}
+TEST(SaeImport, Sparsify) { check_against_reference("sparsify", FIX + "/sparsify", "sparsify", SaeArch::TOPK); }
+TEST(SaeImport, GemmaScopeStoredNpz) {
+    check_against_reference("gemmascope", FIX + "/gemmascope/params.npz", "gemmascope", SaeArch::JUMPRELU);
+    check_against_reference("gemmascope", FIX + "/gemmascope", "gemmascope", SaeArch::JUMPRELU);  // folder form
+}
+TEST(SaeImport, GemmaScopeDeflatedNpz) {
+    NpzArchive z(FIX + "/gemmascope_deflate/params.npz");
+    bool any_deflate = false;
+    for (const auto& m : z.members()) any_deflate |= m.method == 8;
+    EXPECT_TRUE(any_deflate);  // the fixture really exercises the inflater
+    check_against_reference("gemmascope_deflate", FIX + "/gemmascope_deflate/params.npz", "gemmascope",
+                            SaeArch::JUMPRELU);
+}
+
+TEST(SaeIo, SaeLensRoundTripEveryArchitecture) {
+    for (SaeArch a : {SaeArch::STANDARD, SaeArch::TOPK, SaeArch::BATCHTOPK, SaeArch::JUMPRELU}) {
+        SaeConfig c;
+        c.arch = a;
+        c.d_in = 6;
+        c.d_sae = 9;
+        c.k = 3;
+        c.apply_b_dec_to_input = a != SaeArch::JUMPRELU;
+        Sae s = sae_init(c, 5, 1.0f);
+        rng_fill_normal(s.b_enc(), 9, 1, 1, 0, 0.0f, 0.3f);
+        rng_fill_normal(s.b_dec(), 6, 1, 2, 0, 0.0f, 0.3f);
+        s.threshold = 0.25f;
+        std::vector<float> sp(9, -2.5f);
+        std::string d = tmpdir(std::string("rt_") + sae_arch_name(a));
+        Json md = Json::object();
+        md["hook_name"] = "blocks.3.hook_resid_post";
+        sae_save(d, s, sp.data(), md);
+        Json cfg = json_load(path_join(d, "cfg.json"));
+        const char* want = a == SaeArch::TOPK ? "topk" : a == SaeArch::STANDARD ? "standard" : "jumprelu";
+        EXPECT_EQ(cfg["architecture"].str, want);
+        EXPECT_EQ(cfg["dtype"].str, "float32");
+        EXPECT_EQ(cfg["device"].str, "cpu");
+        EXPECT_EQ(cfg["d_in"].num, 6);
+        EXPECT_EQ(cfg["d_sae"].num, 9);
+        EXPECT_EQ(cfg["apply_b_dec_to_input"].b, c.apply_b_dec_to_input);
+        EXPECT_EQ(cfg["normalize_activations"].str, "none");
+        EXPECT_EQ(cfg["metadata"]["hook_name"].str, "blocks.3.hook_resid_post");
+        if (a == SaeArch::TOPK) {
+            EXPECT_EQ(cfg["k"].num, 3);
+        }
+        SafeTensorsReader w(path_join(d, "sae_weights.safetensors"));
+        EXPECT_EQ(w.entry("W_enc").shape, (Shape{6, 9}));
+        EXPECT_EQ(w.entry("W_dec").shape, (Shape{9, 6}));
+        EXPECT_EQ(w.has("threshold"), a == SaeArch::BATCHTOPK || a == SaeArch::JUMPRELU);
+        SafeTensorsReader spr(path_join(d, "sparsity.safetensors"));
+        EXPECT_EQ(spr.read_f32("sparsity", {9})[4], -2.5f);
+        Sae r = sae_load(d);
+        EXPECT_EQ(0, std::memcmp(r.W_enc(), s.W_enc(), 6 * 9 * 4));
+        EXPECT_EQ(0, std::memcmp(r.W_dec(), s.W_dec(), 6 * 9 * 4));
+        EXPECT_EQ(0, std::memcmp(r.b_dec(), s.b_dec(), 6 * 4));
+        // same codes on random inputs (BatchTopK comes back as JumpReLU with its threshold)
+        std::vector<float> x(4 * 6);
+        rng_fill_normal(x.data(), x.size(), 2, 2, 0, 0.0f, 1.0f);
+        SparseCodes c1, c2;
+        sae_encode(s, x.data(), 4, c1);
+        sae_encode(r, x.data(), 4, c2);
+        EXPECT_EQ(c1.idx, c2.idx) << sae_arch_name(a);
+        ASSERT_EQ(c1.val.size(), c2.val.size());
+        for (size_t i = 0; i < c1.val.size(); i++) EXPECT_FLOAT_EQ(c1.val[i], c2.val[i]);
+    }
+}
+
+TEST(SaeIo, CorruptAndMismatchedFilesAreRejected) {
+    // shape mismatch: cfg says d_sae 8, tensors are something else
+    std::string d = tmpdir("badcfg");
+    std::string src = FIX + "/saelens_topk";
+    write_file_atomic(path_join(d, "sae_weights.safetensors"), read_file(path_join(src, "sae_weights.safetensors")));
+    Json cfg = json_load(path_join(src, "cfg.json"));
+    cfg["d_sae"] = 7;
+    json_save(path_join(d, "cfg.json"), cfg);
+    std::string e = error_of([&] { sae_load(d); });
+    EXPECT_NE(e.find("W_enc"), std::string::npos) << e;
+    EXPECT_NE(e.find("[5,7]"), std::string::npos) << e;
+    // unsupported normalisation
+    cfg["d_sae"] = 8;
+    cfg["normalize_activations"] = "expected_average_only_in";
+    json_save(path_join(d, "cfg.json"), cfg);
+    e = error_of([&] { sae_load(d); });
+    EXPECT_NE(e.find("normalize_activations"), std::string::npos) << e;
+    // k out of range
+    cfg["normalize_activations"] = "none";
+    cfg["k"] = 99;
+    json_save(path_join(d, "cfg.json"), cfg);
+    e = error_of([&] { sae_load(d); });
+    EXPECT_NE(e.find("k 99"), std::string::npos) << e;
+    // truncated safetensors
+    cfg["k"] = 3;
+    json_save(path_join(d, "cfg.json"), cfg);
+    std::string w = read_file(path_join(src, "sae_weights.safetensors"));
+    write_file_atomic(path_join(d, "sae_weights.safetensors"), w.substr(0, w.size() - 10));
+    e = error_of([&] { sae_load(d); });
+    EXPECT_NE(e.find("sae_weights.safetensors"), std::string::npos) << e;
+    // empty folder
+    std::string empty = tmpdir("empty");
+    e = error_of([&] { sae_load(empty); });
+    EXPECT_NE(e.find("no SAE found"), std::string::npos) << e;
+
+    // npz: flipped data byte -> CRC error; truncated -> clear error; not a zip
+    std::string z = read_file(FIX + "/gemmascope/params.npz");
+    std::string bad = z;
+    bad[200] ^= 0x5A;
+    write_file_atomic(path_join(d, "flip.npz"), bad);
+    e = error_of([&] { sae_load(path_join(d, "flip.npz")); });
+    EXPECT_FALSE(e.empty());
+    EXPECT_NE(e.find("flip.npz"), std::string::npos) << e;
+    write_file_atomic(path_join(d, "trunc.npz"), z.substr(0, z.size() / 2));
+    e = error_of([&] { sae_load(path_join(d, "trunc.npz")); });
+    EXPECT_NE(e.find("trunc.npz"), std::string::npos) << e;
+    write_file_atomic(path_join(d, "text.npz"), std::string(100, 'x'));
+    e = error_of([&] { sae_load(path_join(d, "text.npz")); });
+    EXPECT_NE(e.find("not a zip file"), std::string::npos) << e;
+    // deflate stream damage in the compressed fixture
+    std::string zc = read_file(FIX + "/gemmascope_deflate/params.npz");
+    int rejected = 0;
+    for (size_t pos : {60u, 120u, 400u, 700u}) {
+        std::string b2 = zc;
+        b2[pos] ^= 0xFF;
+        write_file_atomic(path_join(d, "defl.npz"), b2);
+        rejected += !error_of([&] { sae_load(path_join(d, "defl.npz")); }).empty();
+    }
+    EXPECT_EQ(rejected, 4);
+}
+
+TEST(SaeZip, InflateAndCrcKnownVectors) {
+    EXPECT_EQ(crc32_bytes((const uint8_t*)"123456789", 9), 0xCBF43926u);
+    // fixed-Huffman block of "aaaaaaaaaa" as produced by zlib (raw deflate, level 9)
+    const uint8_t defl[] = {0x4b, 0x4c, 0x84, 0x01, 0x00};
+    std::string out = inflate_raw(defl, sizeof(defl), 10, "test");
+    EXPECT_EQ(out, "aaaaaaaaaa");
+    EXPECT_THROW(inflate_raw(defl, sizeof(defl), 9, "test"), Error);  // size mismatch is an error
+    EXPECT_THROW(inflate_raw(defl, 2, 10, "test"), Error);            // truncated
+}
+
+TEST(SaeCli, TrainEvalEncodeDecodeReport) {
+    std::string bin = UNFOLD_BINARY;
+    if (!file_exists(bin)) GTEST_SKIP() << "unfold binary not built";
+    std::string d = tmpdir("cli");
+    std::string run = path_join(d, "run");
+    std::string cmd = bin + " sae train --input planted:d=16,features=32,p=0.08,seed=1 --arch topk --k 3 --latents 64 "
+                            "--steps 150 --batch 256 --lr 3e-3 --eval-tokens 2048 --threads 1 --quiet --out " + run +
+                      " > " + d + "/train.txt 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(d + "/train.txt");
+    for (const char* f : {"cfg.json", "sae_weights.safetensors", "sparsity.safetensors", "metrics.json",
+                          "checkpoint/state.bin"})
+        EXPECT_TRUE(file_exists(path_join(run, f))) << f;
+    Json m = json_load(path_join(run, "metrics.json"));
+    EXPECT_GT(m["log"].size(), 1u);
+    EXPECT_LT(m["eval"]["fvu"].num, 0.8);
+    EXPECT_TRUE(m["eval"].has("ground_truth"));
+    cmd = bin + " sae eval " + run + " --input planted:d=16,features=32,p=0.08,seed=1 --tokens 2048 --threads 1 --out " +
+          d + "/eval.json > /dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    Json ev = json_load(d + "/eval.json");
+    EXPECT_EQ(ev["format"].str, "saelens");
+    EXPECT_NEAR(ev["l0"].num, 3.0, 0.01);
+    // encode/decode a small .npy
+    std::vector<float> x(20 * 16);
+    rng_fill_uniform(x.data(), x.size(), 3, 3, 0, 0.0f, 1.0f);
+    npy_save(d + "/acts.npy", {20, 16}, x.data());
+    cmd = bin + " sae encode " + run + " --input " + d + "/acts.npy --out " + d + "/codes --quiet > /dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    cmd = bin + " sae decode " + run + " --codes " + d + "/codes --out " + d + "/recon.npy > /dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    Tensor rec = npy_load(d + "/recon.npy");
+    EXPECT_EQ(rec.shape, (Shape{20, 16}));
+    Sae s = sae_load(run);
+    SparseCodes c;
+    std::vector<float> xh(x.size());
+    sae_encode(s, x.data(), 20, c);
+    sae_decode(s, c, xh.data());
+    for (size_t i = 0; i < xh.size(); i++) EXPECT_NEAR(rec[i], xh[i], 1e-5);
+    cmd = bin + " sae report " + run + " --input planted:d=16,features=32,p=0.08,seed=1 --tokens 2048 > /dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    std::string html = read_file(path_join(run, "report.html"));
+    EXPECT_NE(html.find("<svg"), std::string::npos);
+    EXPECT_NE(html.find("Learned vs true features"), std::string::npos);
+    for (size_t p = html.find("http"); p != std::string::npos; p = html.find("http", p + 1))
+        EXPECT_EQ(html.compare(p, 26, "http://www.w3.org/2000/svg"), 0) << "external resource in the report";
+    // bad flags are one-line errors with exit code 1
+    cmd = bin + " sae train --input planted:d=16 --arch nope --out " + d + "/x > " + d + "/err.txt 2>&1";
+    EXPECT_NE(std::system(cmd.c_str()), 0);
+    EXPECT_NE(read_file(d + "/err.txt").find("unknown SAE architecture"), std::string::npos);
+}
