@@ -1,6 +1,9 @@
 // main.cpp: `unfold <group> <command> [flags]`. Parses nothing itself: it picks the group and
 // turns unfold::Error into one line on stderr and exit code 1.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -37,7 +40,19 @@ void usage() {
 
 }  // namespace
 
+// OpenMP threads that spin while idle steal the cores from BLAS and from other processes; on a shared or
+// busy machine that makes multi-threaded runs several times slower. libgomp reads OMP_WAIT_POLICY when the
+// library loads (before main), so when the user has not chosen a policy we set "passive" and re-execute
+// ourselves once. UNFOLD_NO_REEXEC=1 disables this.
+static void ensure_passive_openmp(char** argv) {
+    if (std::getenv("OMP_WAIT_POLICY") || std::getenv("UNFOLD_NO_REEXEC")) return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    setenv("UNFOLD_NO_REEXEC", "1", 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: then carry on with the default policy
+}
+
 int main(int argc, char** argv) {
+    ensure_passive_openmp(argv);
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
         usage();
         return argc < 2 ? 2 : 0;
