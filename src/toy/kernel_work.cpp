@@ -1,5 +1,5 @@
 // kernel_work.cpp: the kernel workspace (parameters re-laid out for the fused kernels, per-unit gradient
-// accumulators), the dispatch of a unit to the dense or sparse kernel, and the fixed-order reduction of
+// accumulators), the dispatch of a unit to the samples-vectorised (soa) or sparse kernel, and the fixed-order reduction of
 // an instance's chunks into its loss and gradient (so results never depend on the thread count).
 #include <algorithm>
 #include <cmath>
@@ -46,8 +46,9 @@ void Work::init(const ToyModel& model, int batch) {
         float* ip = (float*)(imp.data() + (size_t)i * NV);
         for (int f = 0; f < n; f++) ip[f] = c.importance_at(i, f);
     }
-    // the dense kernel wins for every density when it applies (measured: 5% faster than the sparse one
-    // even on the p = 0.05 instances of the 20 -> 5 benchmark); the sparse kernel covers the rest
+    // the samples-vectorised kernel (kernel_soa.cpp) wins at every density where it applies (tied models,
+    // m <= 8, n <= 32; measured faster than the sparse kernel even on the p = 0.05 instances of the
+    // 20 -> 5 benchmark); the sparse kernel covers the rest
     dense.assign(I, (char)(tied && MV == 1 && NV <= 4));
     acc_vecs = 2 + (size_t)NV + (size_t)m * NV + (size_t)n * MV;
     scratch_vecs = 4 * (size_t)NV + 2 * (size_t)SUB * (MV + NV) + (size_t)SUB * NV;
@@ -102,9 +103,10 @@ void work_unit(Work& w, const ToyConfig& cfg, uint64_t stream, const float* x, b
     uint64_t key = x ? 0 : data_key(cfg.seed, stream, inst);
     uint32_t klo = (uint32_t)key, khi = (uint32_t)(key >> 32);
     v8f* acc = w.acc_of(inst, c);
-    if (w.dense[inst])
-        run_dense_kernel(w, inst, c, klo, khi, x, want_grad, acc, scr, act);
-    else
+    if (w.dense[inst]) {
+        UNFOLD_ASSERT(soa_kernel_applies(w));
+        run_soa_kernel(w, inst, c, klo, khi, x, want_grad, acc, act);
+    } else
         run_sparse_kernel(w, inst, c, klo, khi, x, want_grad, acc, scr, act);
 }
 

@@ -165,7 +165,7 @@ struct Work {
     DataGen gen;
     std::vector<v8f> E, D, Dt, bias, imp, impg;
     std::vector<v8f> acc;      // [I][n_chunks][acc_vecs]
-    std::vector<char> dense;   // [I] use the dense kernel (tied models with m <= 8, n <= 32)
+    std::vector<char> dense;   // [I] use the samples-vectorised kernel (tied models with m <= 8, n <= 32)
     std::vector<v8f> scratch;  // [threads][scratch_vecs]
     std::vector<int> act;      // [threads][n_pad]
     size_t off_W = 0, off_W2 = 0, off_b = 0;  // offsets in the ParamSet
@@ -179,11 +179,14 @@ struct Work {
 // Call INSIDE an OpenMP parallel region (orphaned `omp for`, ends with a barrier): fills every unit's
 // accumulators for the batch of `stream` (or the external x[B, I, n] when x != nullptr).
 void work_compute(Work& w, const ToyConfig& cfg, uint64_t stream, const float* x, bool want_grad);
-// The two kernels for one unit (kernel_dense.cpp: tied models, m <= 8, n <= 32; kernel_sparse.cpp: all).
-void run_dense_kernel(const Work& w, int inst, int c, uint32_t klo, uint32_t khi, const float* x, bool want_grad,
-                      v8f* acc, v8f* scr, int* act);
+// The two kernels for one unit: kernel_sparse.cpp handles every model (skipping inactive features);
 void run_sparse_kernel(const Work& w, int inst, int c, uint32_t klo, uint32_t khi, const float* x, bool want_grad,
                        v8f* acc, v8f* scr, int* act);
+// kernel_soa.cpp: tied models with m <= 8 and n <= 32, vectorised across samples (8 samples per vector),
+// used wherever it applies.
+bool soa_kernel_applies(const Work& w);
+void run_soa_kernel(const Work& w, int inst, int c, uint32_t klo, uint32_t khi, const float* x, bool want_grad,
+                    v8f* acc, int* act);
 // One unit (instance, chunk) on the calling thread (any thread; the scratch is per thread number).
 void work_unit(Work& w, const ToyConfig& cfg, uint64_t stream, const float* x, bool want_grad, int inst, int c);
 // Sums instance `inst`'s chunks (fixed order) into loss (with L1) and recon (without); gradients into

@@ -1,5 +1,5 @@
-// toy_kernel_ops.h: private to src/toy. Small vector helpers shared by the two kernels
-// (kernel_sparse.cpp, kernel_dense.cpp): ReLU/abs on vectors, the register-blocked outer-product
+// toy_kernel_ops.h: private to src/toy. Small vector helpers of the kernels
+// (kernel_sparse.cpp): ReLU/abs on vectors, the register-blocked outer-product
 // accumulation, the 8-way transpose-and-add, and block data generation.
 #pragma once
 #include <cstring>

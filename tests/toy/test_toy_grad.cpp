@@ -104,7 +104,7 @@ TEST(ToyGrad, KernelMatchesReferenceAllModelsAndShapes) {
 }
 
 TEST(ToyGrad, KernelSparsePath) {
-    // low densities (tied models with m <= 8, n <= 32 take the dense kernel at any density; abs and the
+    // low densities (tied models with m <= 8, n <= 32 take the samples-vectorised kernel at any density; abs and the
     // larger shapes of the test above take the sparse kernel, which skips the inactive features)
     for (ToyKind kind : kKinds)
         for (auto s : {std::pair<int, int>{5, 2}, {20, 5}}) {
@@ -119,10 +119,22 @@ TEST(ToyGrad, KernelChunkedBatch) {
     kernel_vs_reference(ToyKind::ABS, 20, 5, 2, 0.01f, 700);
 }
 
+TEST(ToyGrad, KernelSoaShapes) {
+    // tied models with m <= 8, n <= 32 take the across-samples kernel (kernel_soa.cpp): odd shapes, the
+    // extremes m = 1 / m = 8 / n = 32, and batches whose chunks end inside a vector of 8 samples
+    const int shapes[][2] = {{1, 1}, {3, 1}, {7, 3}, {13, 8}, {32, 7}, {20, 5}, {9, 2}};
+    for (ToyKind kind : {ToyKind::LINEAR, ToyKind::RELU, ToyKind::HIDDEN_RELU})
+        for (auto& s : shapes)
+            for (int B : {77, 301}) {
+                kernel_vs_reference(kind, s[0], s[1], 2, 0.0f, B);
+                kernel_vs_reference(kind, s[0], s[1], 2, 0.03f, B, "0.6:0.1");
+            }
+}
+
 TEST(ToyGrad, StreamEqualsMaterialisedBatch) {
     // the kernels generate blocks of data themselves (register-resident thresholds); this must equal
     // toy_sample_batch exactly, on the templated shapes and the generic one (40 x 10), dense and sparse
-    const int shapes[][2] = {{20, 5}, {5, 2}, {40, 10}, {9, 40}};
+    const int shapes[][2] = {{20, 5}, {5, 2}, {40, 10}, {9, 40}, {13, 7}};
     for (auto& sh : shapes)
     for (ToyKind kind : kKinds)
         for (int pairs : {0, 1}) {
