@@ -9,19 +9,17 @@ namespace unfold {
 
 void adam_begin_step(AdamState& state) { state.t++; }
 
-void adam_update_range(AdamState& state, const AdamConfig& cfg, float lr, float* params, const float* grads,
-                       size_t begin, size_t end) {
-    UNFOLD_ASSERT(state.t > 0 && end <= state.m.size());
+void adam_update_span(const AdamConfig& cfg, float lr, int64_t t, float* params, const float* grads, float* m,
+                      float* v, size_t begin, size_t end) {
+    UNFOLD_ASSERT(t > 0);
     const float b1 = cfg.beta1, b2 = cfg.beta2, eps = cfg.eps;
     // bias corrections in double: 1 - 0.999^t rounded in float would lose ~1e-5 relative precision
-    const float bc1 = (float)(1.0 - std::pow((double)b1, (double)state.t));
-    const float bc2 = (float)(1.0 - std::pow((double)b2, (double)state.t));
+    const float bc1 = (float)(1.0 - std::pow((double)b1, (double)t));
+    const float bc2 = (float)(1.0 - std::pow((double)b2, (double)t));
     const float step_size = lr / bc1;
     const float inv_sqrt_bc2 = 1.0f / std::sqrt(bc2);
     const float decay = 1.0f - lr * cfg.weight_decay;
-    float* m = state.m.data();
-    float* v = state.v.data();
-#pragma omp parallel for simd schedule(static) if (end - begin > 32768)
+#pragma omp simd
     for (size_t i = begin; i < end; i++) {
         float g = grads[i];
         float mi = b1 * m[i] + (1.0f - b1) * g;
@@ -30,6 +28,19 @@ void adam_update_range(AdamState& state, const AdamConfig& cfg, float lr, float*
         v[i] = vi;
         float p = params[i] * decay;
         params[i] = p - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+    }
+}
+
+void adam_update_range(AdamState& state, const AdamConfig& cfg, float lr, float* params, const float* grads,
+                       size_t begin, size_t end) {
+    UNFOLD_ASSERT(state.t > 0 && end <= state.m.size());
+    // elementwise, so splitting into blocks across threads gives the same bits as one serial pass
+    const size_t block = 16384;
+    const int64_t nblocks = (int64_t)((end - begin + block - 1) / block);
+#pragma omp parallel for schedule(static) if (nblocks > 2)
+    for (int64_t bi = 0; bi < nblocks; bi++) {
+        size_t b0 = begin + (size_t)bi * block, b1 = b0 + block < end ? b0 + block : end;
+        adam_update_span(cfg, lr, state.t, params, grads, state.m.data(), state.v.data(), b0, b1);
     }
 }
 

@@ -40,6 +40,11 @@ void adam_begin_step(AdamState& state);
 void adam_update_range(AdamState& state, const AdamConfig& cfg, float lr, float* params, const float* grads,
                        size_t begin, size_t end);
 
+// The serial kernel behind both: params/grads/m/v over [begin, end) at (1-based) step t. For callers that
+// keep their own step counter (e.g. many independent models in one buffer that step at different times).
+void adam_update_span(const AdamConfig& cfg, float lr, int64_t t, float* params, const float* grads, float* m,
+                      float* v, size_t begin, size_t end);
+
 // Global L2 norm of grads (double accumulation); scales grads down so the norm is at most max_norm.
 // Returns the norm before clipping.
 double clip_grad_norm(float* grads, size_t n, double max_norm);

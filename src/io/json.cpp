@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "io/fileio.h"
 
 namespace unfold {
@@ -226,24 +227,6 @@ struct Parser {
         return false;
     }
 
-    static void put_utf8(std::string& out, uint32_t cp) {
-        if (cp < 0x80) {
-            out += (char)cp;
-        } else if (cp < 0x800) {
-            out += (char)(0xC0 | (cp >> 6));
-            out += (char)(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += (char)(0xE0 | (cp >> 12));
-            out += (char)(0x80 | ((cp >> 6) & 0x3F));
-            out += (char)(0x80 | (cp & 0x3F));
-        } else {
-            out += (char)(0xF0 | (cp >> 18));
-            out += (char)(0x80 | ((cp >> 12) & 0x3F));
-            out += (char)(0x80 | ((cp >> 6) & 0x3F));
-            out += (char)(0x80 | (cp & 0x3F));
-        }
-    }
-
     uint32_t hex4() {
         if (i + 4 > s.size()) error("truncated \\u escape");
         uint32_t v = 0;
@@ -294,7 +277,7 @@ struct Parser {
                         } else if (cp >= 0xDC00 && cp < 0xE000) {
                             error("unpaired surrogate");
                         }
-                        put_utf8(out, cp);
+                        utf8_append(out, cp);
                         break;
                     }
                     default: error("bad escape in string");

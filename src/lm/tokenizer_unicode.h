@@ -4,6 +4,7 @@
 //     unicodedata by tools/reference/gen_unicode_tables.py into tokenizer_unicode_tables.cpp),
 //   - GPT-2's reversible byte <-> unicode-character mapping used by vocab.json / merges.txt.
 #pragma once
+#include "core/utf8.h"  // utf8_append
 #include <cstdint>
 #include <string>
 
@@ -21,7 +22,6 @@ const char* unicode_tables_version();
 // Invalid / truncated / overlong sequences and surrogates decode as 0xFFFFFFFF with *len = 1.
 constexpr uint32_t k_invalid_cp = 0xFFFFFFFFu;
 uint32_t utf8_decode(const unsigned char* s, size_t n, int* len);
-void utf8_append(std::string& out, uint32_t cp);  // cp must be a valid scalar value
 
 // GPT-2 bytes_to_unicode: byte b -> code point. Printable Latin-1 bytes map to themselves; the other 68
 // bytes map to U+0100.. in byte order. gpt2_unicode_to_byte returns -1 for a code point not in the image.

@@ -22,27 +22,6 @@
 
 namespace unfold {
 
-// AdamW on params[begin, end) at (1-based) step t: identical arithmetic to core/optim adam_update_range,
-// but with the step passed explicitly so instances can run ahead of each other inside a segment.
-static void adamw_range(const AdamConfig& cfg, float lr, int64_t t, float* params, const float* grads, float* m,
-                        float* v, size_t begin, size_t end) {
-    const float b1 = cfg.beta1, b2 = cfg.beta2, eps = cfg.eps;
-    const float bc1 = 1.0f - (float)std::pow((double)b1, (double)t);
-    const float bc2 = 1.0f - (float)std::pow((double)b2, (double)t);
-    const float step_size = lr / bc1;
-    const float inv_sqrt_bc2 = 1.0f / std::sqrt(bc2);
-    const float decay = 1.0f - lr * cfg.weight_decay;
-    for (size_t i = begin; i < end; i++) {
-        float g = grads[i];
-        float mi = b1 * m[i] + (1.0f - b1) * g;
-        float vi = b2 * v[i] + (1.0f - b2) * g * g;
-        m[i] = mi;
-        v[i] = vi;
-        float p = params[i] * decay;
-        params[i] = p - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
-    }
-}
-
 int64_t toy_train_ex(ToyModel& model, const ToyTrainOptions& opt) {
     const ToyConfig& cfg = model.cfg;
     cfg.validate("toy_train");
@@ -99,9 +78,9 @@ int64_t toy_train_ex(ToyModel& model, const ToyTrainOptions& opt) {
         const float lr = (float)(cfg.lr * sched.factor(s));
         float* M = st.m.data();
         float* V = st.v.data();
-        adamw_range(ac, lr, s + 1, P, G, M, V, off_W + inst * mn, off_W + (inst + 1) * mn);
-        if (!tied) adamw_range(ac, lr, s + 1, P, G, M, V, off_W2 + inst * mn, off_W2 + (inst + 1) * mn);
-        adamw_range(ac, lr, s + 1, P, G, M, V, off_b + (size_t)inst * n, off_b + (size_t)(inst + 1) * n);
+        adam_update_span(ac, lr, s + 1, P, G, M, V, off_W + inst * mn, off_W + (inst + 1) * mn);
+        if (!tied) adam_update_span(ac, lr, s + 1, P, G, M, V, off_W2 + inst * mn, off_W2 + (inst + 1) * mn);
+        adam_update_span(ac, lr, s + 1, P, G, M, V, off_b + (size_t)inst * n, off_b + (size_t)(inst + 1) * n);
         w.sync_instance(model, inst);
     };
 
