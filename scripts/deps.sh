@@ -2,7 +2,8 @@
 # deps.sh: installs unfold's build and test dependencies from Debian packages (Debian 12).
 # Idempotent: does nothing when everything is already installed. Needs root (or sudo).
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config libopenblas-dev libgtest-dev libbenchmark-dev zlib1g-dev)
+# build + tests; bible-kjv and dict-gcide are the real English corpora of `unfold lm corpus` / `lm train --corpus kjv`
+PKGS=(build-essential cmake pkg-config libopenblas-dev libgtest-dev libbenchmark-dev zlib1g-dev bible-kjv dict-gcide)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
