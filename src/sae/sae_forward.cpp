@@ -23,6 +23,17 @@ static void grow(std::vector<float>& v, size_t n) {
     if (v.size() < n) v.resize(n);
 }
 
+// ||W_dec[i]|| for every latent (the weights of the L1 penalty), into out[F] (grown as needed)
+static void decoder_row_norms(const float* W_dec, int64_t F, int64_t d, std::vector<float>& out) {
+    grow(out, (size_t)F);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < F; i++) {
+        double n2 = 0;
+        for (int64_t j = 0; j < d; j++) n2 += (double)W_dec[i * d + j] * W_dec[i * d + j];
+        out[i] = (float)std::sqrt(n2);
+    }
+}
+
 // sum_b ||x_b - mean||^2 in double: blocks of 64 columns in parallel, rows in order (contiguous reads,
 // thread-count independent).
 static double batch_total_var(const float* x, int64_t B, int64_t d) {
@@ -136,13 +147,7 @@ SaeLoss sae_forward_backward(Sae& sae, const float* x, int64_t B, SaeWork& w, bo
         L.l0 = (double)w.codes.off[B] / (double)B;
         count_fires(w.codes, fire_counts);
         if (relu_sparse) {
-            grow(w.l1w, (size_t)F);
-#pragma omp parallel for schedule(static)
-            for (int64_t i = 0; i < F; i++) {
-                double n2 = 0;
-                for (int64_t j = 0; j < d; j++) n2 += (double)W_dec[i * d + j] * W_dec[i * d + j];
-                w.l1w[i] = (float)std::sqrt(n2);
-            }
+            decoder_row_norms(W_dec, F, d, w.l1w);
             w.fsum.assign((size_t)F, 0.0);
             double sl = 0;
             for (int64_t p = 0; p < w.codes.off[B]; p++) {
@@ -162,13 +167,7 @@ SaeLoss sae_forward_backward(Sae& sae, const float* x, int64_t B, SaeWork& w, bo
         }
         const bool l1 = cfg.arch == SaeArch::STANDARD;
         if (l1) {  // decoder row norms weight the L1 penalty
-            grow(w.l1w, (size_t)F);
-#pragma omp parallel for schedule(static)
-            for (int64_t i = 0; i < F; i++) {
-                double n2 = 0;
-                for (int64_t j = 0; j < d; j++) n2 += (double)W_dec[i * d + j] * W_dec[i * d + j];
-                w.l1w[i] = (float)std::sqrt(n2);
-            }
+            decoder_row_norms(W_dec, F, d, w.l1w);
         }
         // one pass: activation, per-row L0 and (STANDARD) per-row weighted L1
         std::vector<int64_t> nnz_row((size_t)B);

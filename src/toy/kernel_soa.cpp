@@ -115,17 +115,11 @@ void unit_kernel_soa(const Work& w, int inst, int c, uint32_t klo, uint32_t khi,
             // inputs for samples sv .. sv+7
             if (fast_gen) {
                 // hash32v(c) with c = s n + i, its first multiply strength-reduced over i (same values)
-                v8u ck = (lane_u + (uint32_t)sv) * (uint32_t)n * 0x9E3779B1u + klo;
+                v8u ck = (lane_u + (uint32_t)sv) * (uint32_t)n * kHashMul + klo;
                 auto gen = [&](auto full) {
                     for (int i = 0; i < n; i++) {
-                        v8u u = ck;
-                        ck += 0x9E3779B1u;
-                        u ^= u >> 16;
-                        u *= 0x7FEB352Du;
-                        u ^= khi;
-                        u ^= u >> 15;
-                        u *= 0x846CA68Bu;
-                        u ^= u >> 16;
+                        v8u u = hash32_mix(ck, khi);
+                        ck += kHashMul;
                         v8i vi = (v8i)(u >> 1);
                         v8f val = __builtin_convertvector(vi, v8f) * invv[i];
                         val = val < ONE_MINUS ? val : ONE_MINUS;

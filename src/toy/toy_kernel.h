@@ -46,8 +46,9 @@ inline uint32_t movemask(v8i m) {
 #endif
 }
 
-inline uint32_t hash32(uint32_t c, uint32_t klo, uint32_t khi) {
-    uint32_t v = c * 0x9E3779B1u + klo;
+// The mixer after the first multiply-add, for a scalar (uint32_t) or 8 lanes (v8u): u = mix(c * G + klo).
+template <class T>
+inline T hash32_mix(T v, uint32_t khi) {
     v ^= v >> 16;
     v *= 0x7FEB352Du;
     v ^= khi;
@@ -56,16 +57,9 @@ inline uint32_t hash32(uint32_t c, uint32_t klo, uint32_t khi) {
     v ^= v >> 16;
     return v;
 }
-inline v8u hash32v(v8u c, uint32_t klo, uint32_t khi) {
-    v8u v = c * 0x9E3779B1u + klo;
-    v ^= v >> 16;
-    v *= 0x7FEB352Du;
-    v ^= khi;
-    v ^= v >> 15;
-    v *= 0x846CA68Bu;
-    v ^= v >> 16;
-    return v;
-}
+constexpr uint32_t kHashMul = 0x9E3779B1u;
+inline uint32_t hash32(uint32_t c, uint32_t klo, uint32_t khi) { return hash32_mix(c * kHashMul + klo, khi); }
+inline v8u hash32v(v8u c, uint32_t klo, uint32_t khi) { return hash32_mix(c * kHashMul + klo, khi); }
 
 // threshold and scale for presence probability p (see top of file)
 inline int32_t density_threshold(float p) {
