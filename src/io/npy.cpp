@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 #include "io/fileio.h"
-#include "io/half.h"
+#include "core/half.h"
 
 namespace unfold {
 

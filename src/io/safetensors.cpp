@@ -15,7 +15,7 @@
 
 #include "core/error.h"
 #include "io/fileio.h"
-#include "io/half.h"
+#include "core/half.h"
 #include "io/json.h"
 
 namespace unfold {

@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "io/fileio.h"
-#include "io/half.h"
+#include "core/half.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "io/shards.h"

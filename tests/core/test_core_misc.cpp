@@ -14,7 +14,7 @@
 #include "core/rng.h"
 #include "core/schedule.h"
 #include "core/tensor.h"
-#include "io/half.h"
+#include "core/half.h"
 
 using namespace unfold;
 

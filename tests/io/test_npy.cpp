@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "core/rng.h"
-#include "io/half.h"
+#include "core/half.h"
 #include "io/json.h"
 #include "io/npy.h"
 #include "io_test_util.h"

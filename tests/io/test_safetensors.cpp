@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "core/rng.h"
-#include "io/half.h"
+#include "core/half.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 #include "io_test_util.h"
