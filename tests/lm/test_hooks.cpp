@@ -83,14 +83,18 @@ TEST(Hooks, CacheShapesAndValues) {
             ASSERT_EQ(mid[i], pre[i] + aout[i]);
             ASSERT_EQ(post[i], mid[i] + mout[i]);
         }
-        if (l < 4) EXPECT_EQ(post.data, cache.at("blocks." + std::to_string(l + 1) + ".hook_resid_pre").data);
+        if (l < 4) {
+            EXPECT_EQ(post.data, cache.at("blocks." + std::to_string(l + 1) + ".hook_resid_pre").data);
+        }
         const Tensor& pat = cache.at(b + "attn.hook_pattern");
         for (int64_t r = 0; r < B * 8 * T; r++) {
             int64_t t = r % T;
             double s = 0;
             for (int64_t j = 0; j < T; j++) {
                 s += pat[r * T + j];
-                if (j > t) ASSERT_EQ(pat[r * T + j], 0.0f);
+                if (j > t) {
+                    ASSERT_EQ(pat[r * T + j], 0.0f);
+                }
             }
             ASSERT_NEAR(s, 1.0, 1e-5);
         }
