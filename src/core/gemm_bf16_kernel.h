@@ -1,0 +1,21 @@
+// gemm_bf16_kernel.h: the register-block kernels behind gemm_bf16 (internal to core).
+//
+// One call computes C[rows, cols] (rows <= MR, cols <= NR) over the whole K:
+//   A: one packed row block  [kpairs][MR] dwords, each dword = (A[r, 2p], A[r, 2p+1]) as two bf16
+//   B: one packed panel      [kpairs][NR][2] bf16
+// bias (or null) holds the panel's NR column biases.
+#pragma once
+#include <cstdint>
+
+namespace unfold::bf16k {
+
+constexpr int MR = 12;  // rows per register block
+constexpr int NR = 32;  // columns per panel (two 16-lane float32 vectors)
+
+void kernel_avx512(const uint32_t* A, const uint16_t* B, int64_t kpairs, float* C, int64_t ldc, int rows, int cols,
+                   const float* bias);
+void kernel_portable(const uint32_t* A, const uint16_t* B, int64_t kpairs, float* C, int64_t ldc, int rows, int cols,
+                     const float* bias);
+bool cpu_has_avx512_bf16();
+
+}  // namespace unfold::bf16k
