@@ -74,11 +74,14 @@ static int cmd_generate(int argc, char** argv) {
          {"steps", "200", "number of new tokens"},
          {"temperature", "0", "0 = greedy (argmax); > 0 samples from softmax(logits / temperature)"},
          {"top-k", "0", "sample only among the k most likely tokens (0 = all)"},
-         {"ids", "", "print the generated token ids instead of the text", true}}};
+         {"ids", "", "print the generated token ids instead of the text", true},
+         kDtypeOpt}};
     Args a = parse_args(spec, argc, argv);
     if (a.help) return 0;
+    LmDtype dtype = parse_lm_dtype(a.str("dtype"), "--dtype");
     LmModel m;
     lm_load(m, a.str("model"));
+    lm_set_dtype(m, dtype);
     auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
     UNFOLD_CHECK(tok->vocab_size() <= m.cfg.vocab, "tokenizer has %d tokens but the model's vocabulary is %lld",
                  tok->vocab_size(), (long long)m.cfg.vocab);
@@ -139,11 +142,14 @@ static int cmd_eval(int argc, char** argv) {
          {"corpus", "", "UTF-8 text file"},
          {"context", "128", "window length"},
          {"windows", "256", "number of evenly spaced windows"},
-         {"batch", "16", "windows per forward pass"}}};
+         {"batch", "16", "windows per forward pass"},
+         kDtypeOpt}};
     Args a = parse_args(spec, argc, argv);
     if (a.help) return 0;
     LmModel m;
+    LmDtype dtype = parse_lm_dtype(a.str("dtype"), "--dtype");
     lm_load(m, a.str("model"));
+    lm_set_dtype(m, dtype);
     auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
     auto ids = tokenize_file(*tok, a.str("corpus"), a.quiet());
     int64_t T = std::min<int64_t>(a.i64("context"), m.cfg.n_ctx);

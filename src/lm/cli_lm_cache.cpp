@@ -30,11 +30,14 @@ int cmd_lm_cache(int argc, char** argv) {
          {"f16", "", "store activations as float16", true},
          {"no-bos", "", "do not prepend BOS to each window", true},
          {"out", "", "output folder"},
-         {"resume", "", "continue an interrupted folder", true}}};
+         {"resume", "", "continue an interrupted folder", true},
+         kDtypeOpt}};
     Args a = parse_args(spec, argc, argv);
     if (a.help) return 0;
+    LmDtype dtype = parse_lm_dtype(a.str("dtype"), "--dtype");
     LmModel m;
     lm_load(m, a.str("model"));
+    lm_set_dtype(m, dtype);
     auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
     LmCacheOptions o;
     o.hook = a.str("hook");

@@ -208,12 +208,22 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
         float* mout = a.mlp_out.data() + l * N * C;
         hook(bp + "hook_resid_pre", x, sBTC);
         norm_forward(m, ln1, a.ln1_mean.data() + l * N, a.ln1_rstd.data() + l * N, x, P.ln1_w, P.ln1_b, N);
+        const LmBf16Layer* pk = m.bf16 ? &m.bf16->layers[(size_t)l] : nullptr;
+        // one projection: the bf16 copy when the model has one, else float32 sgemm
+        auto project = [&](float* out, int64_t ld_out, const float* inp, size_t w, size_t b, int64_t IC, int64_t OC,
+                           const PackedBf16 LmBf16Layer::*packed) {
+            const float* bias = b == NONE ? nullptr : m.p(b);
+            if (pk)
+                gemm_bf16(out, ld_out, inp, IC, N, pk->*packed, bias);
+            else
+                linear_forward(out, ld_out, inp, m.p(w), bias, N, IC, OC, lay);
+        };
         if (c.arch == LmArch::GPT2) {
-            linear_forward(qkv, QKVD, ln1, m.p(P.qkv_w), m.p(P.qkv_b), N, C, 3 * C, lay);
+            project(qkv, QKVD, ln1, P.qkv_w, P.qkv_b, C, 3 * C, &LmBf16Layer::qkv);
         } else {
-            linear_forward(qkv, QKVD, ln1, m.p(P.qkv_w), nullptr, N, C, C, lay);
-            linear_forward(qkv + C, QKVD, ln1, m.p(P.k_w), nullptr, N, C, KVD, lay);
-            linear_forward(qkv + C + KVD, QKVD, ln1, m.p(P.v_w), nullptr, N, C, KVD, lay);
+            project(qkv, QKVD, ln1, P.qkv_w, NONE, C, C, &LmBf16Layer::qkv);
+            project(qkv + C, QKVD, ln1, P.k_w, NONE, C, KVD, &LmBf16Layer::k);
+            project(qkv + C + KVD, QKVD, ln1, P.v_w, NONE, C, KVD, &LmBf16Layer::v);
             rope_forward(qkv, QKVD, B, T, pos0, NH, hs, c.rope_theta);
             rope_forward(qkv + C, QKVD, B, T, pos0, KV, hs, c.rope_theta);
         }
@@ -234,22 +244,22 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
         attention_pattern_forward(att, qkv, kp, d);
         hook(bp + "attn.hook_pattern", att, sPat);
         attention_values_forward(atty, att, vp, d);
-        linear_forward(aout, C, atty, m.p(P.proj_w), P.proj_b == NONE ? nullptr : m.p(P.proj_b), N, C, C, lay);
+        project(aout, C, atty, P.proj_w, P.proj_b, C, C, &LmBf16Layer::proj);
         hook(bp + "hook_attn_out", aout, sBTC);
         residual_forward(mid, x, aout, N * C);
         hook(bp + "hook_resid_mid", mid, sBTC);
         norm_forward(m, ln2, a.ln2_mean.data() + l * N, a.ln2_rstd.data() + l * N, mid, P.ln2_w, P.ln2_b, N);
         if (c.arch == LmArch::GPT2) {
-            linear_forward(fch, F, ln2, m.p(P.fc_w), m.p(P.fc_b), N, C, F, lay);
+            project(fch, F, ln2, P.fc_w, P.fc_b, C, F, &LmBf16Layer::fc);
             gelu_forward(post, fch, N * F);
         } else {
             float* up = a.fch_up.data() + l * N * F;
-            linear_forward(fch, F, ln2, m.p(P.fc_w), nullptr, N, C, F, lay);
-            linear_forward(up, F, ln2, m.p(P.up_w), nullptr, N, C, F, lay);
+            project(fch, F, ln2, P.fc_w, NONE, C, F, &LmBf16Layer::fc);
+            project(up, F, ln2, P.up_w, NONE, C, F, &LmBf16Layer::up);
             swiglu_forward(post, fch, up, N * F);
         }
         hook(bp + "mlp.hook_post", post, sBTF);
-        linear_forward(mout, C, post, m.p(P.fcproj_w), P.fcproj_b == NONE ? nullptr : m.p(P.fcproj_b), N, F, C, lay);
+        project(mout, C, post, P.fcproj_w, P.fcproj_b, F, C, &LmBf16Layer::fcproj);
         hook(bp + "hook_mlp_out", mout, sBTC);
         float* xo = a.resid.data() + (l + 1) * N * C;
         residual_forward(xo, mid, mout, N * C);
@@ -260,7 +270,10 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
     norm_forward(m, a.lnf.data(), a.lnf_mean.data(), a.lnf_rstd.data(), a.resid.data() + L * N * C, m.lnf_w, m.lnf_b,
                  N);
     hook("ln_final.hook_normalized", a.lnf.data(), sBTC);
-    matmul_bt(a.logits.data(), a.lnf.data(), m.unembed(), N, C, c.vocab);
+    if (m.bf16)
+        gemm_bf16(a.logits.data(), c.vocab, a.lnf.data(), C, N, m.bf16->unembed);
+    else
+        matmul_bt(a.logits.data(), a.lnf.data(), m.unembed(), N, C, c.vocab);
 }
 
 double lm_loss(LmActs& a, const LmConfig& c, const int32_t* targets) {
@@ -290,6 +303,7 @@ void lm_backward(LmModel& m, LmActs& a, const int32_t* ids, const int32_t* targe
     const int64_t B = a.B, T = a.T, N = B * T, C = c.d_model, L = c.n_layers, NH = c.n_heads, KV = c.n_kv_heads,
                   hs = c.head_dim(), F = c.d_mlp, KVD = c.kv_dim(), QKVD = c.qkv_dim(), V = c.vocab;
     UNFOLD_CHECK(a.S == T, "lm_backward needs a forward pass without KV cache");
+    UNFOLD_CHECK(!m.bf16, "lm_backward: the model is set to bf16 inference; training runs in fp32 (lm_set_dtype FP32)");
     const WLayout lay = c.arch == LmArch::GPT2 ? WLayout::IN_OUT : WLayout::OUT_IN;
     int64_t count = 0;
     for (int64_t n = 0; n < N; n++) count += targets[n] >= 0;

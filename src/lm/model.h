@@ -14,9 +14,11 @@
 // Activations (LmActs) are kept per layer for the backward pass, sized for (B, T) on demand.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/gemm_bf16.h"
 #include "core/tensor.h"
 #include "io/json.h"
 #include "lm/hooks.h"
@@ -53,11 +55,27 @@ struct LmLayerOffsets {  // offsets into ParamSet data/grad; SIZE_MAX = absent
     size_t ln1_w, ln1_b, qkv_w, qkv_b, k_w, v_w, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, up_w, fcproj_w, fcproj_b;
 };
 
+// Inference copies of every projection and the unembedding in bf16 (see lm_set_dtype).
+struct LmBf16Layer {
+    PackedBf16 qkv, k, v, proj, fc, up, fcproj;  // GPT-2: qkv holds c_attn; Llama: qkv holds q_proj
+};
+struct LmBf16Weights {
+    std::vector<LmBf16Layer> layers;
+    PackedBf16 unembed;  // [C, V]
+};
+
+enum class LmDtype { FP32, BF16 };
+const char* dtype_name(LmDtype d);                            // "fp32" | "bf16"
+LmDtype parse_lm_dtype(const std::string& s, const std::string& ctx);  // throws on anything else
+
 struct LmModel {
     LmConfig cfg;
     ParamSet params;
     std::vector<LmLayerOffsets> layers;
     size_t wte = 0, wpe = SIZE_MAX, lnf_w = 0, lnf_b = SIZE_MAX, lm_head = SIZE_MAX;
+    // Set by lm_set_dtype(BF16): the forward's products then run in bf16 (float32 accumulation); norms,
+    // attention, activations and the residual stream stay float32. Null = float32 throughout.
+    std::shared_ptr<const LmBf16Weights> bf16;
 
     float* p(size_t off) { return params.data.data() + off; }
     const float* p(size_t off) const { return params.data.data() + off; }
@@ -69,6 +87,12 @@ struct LmModel {
 void lm_build(LmModel& m, const LmConfig& cfg);
 // GPT-2-style init: N(0, 0.02), residual projections N(0, 0.02/sqrt(2L)), norms 1, biases 0.
 void lm_init_random(LmModel& m, uint64_t seed);
+
+// Inference precision of the forward pass. BF16 packs bf16 copies of the current weights (call it after the
+// weights are final: later changes to params are not seen until it is called again); FP32 drops them.
+// lm_backward refuses a model in BF16 (training is float32).
+void lm_set_dtype(LmModel& m, LmDtype dtype);
+inline LmDtype lm_dtype(const LmModel& m) { return m.bf16 ? LmDtype::BF16 : LmDtype::FP32; }
 
 // Key/value cache for incremental generation (batch 1).
 struct KvCache {

@@ -3,7 +3,8 @@
 //   - an interrupted run (fewer rows, ending inside a window and inside a shard) resumed to the full count
 //     gives a folder bit-identical in rows and columns to an uninterrupted run;
 //   - f16 storage stays within f16 rounding; attention-pattern hooks and a non-resume write into an existing
-//     folder are rejected.
+//     folder are rejected;
+//   - a bf16 model's folder records its dtype, and resuming it at another dtype or hook is refused.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "io/shards.h"
 #include "lm/cache.h"
 #include "lm/checkpoint.h"
+#include "lm/model.h"
 
 using namespace unfold;
 
@@ -140,4 +142,49 @@ TEST(Cache, F16AndBadHooks) {
     EXPECT_THROW(lm_cache_activations(m, ids, o, tmp("pat")), Error);
     o.hook = "blocks.9.hook_resid_post";
     EXPECT_THROW(lm_cache_activations(m, ids, o, tmp("bad")), Error);
+}
+
+TEST(Cache, Bf16RecordedAndResumeKeepsHookAndDtype) {
+    LmModel m;
+    lm_load(m, kDir + "stories260K.bin");
+    auto ids = corpus_ids();
+    std::string dir = tmp("bf16");
+    lm_set_dtype(m, LmDtype::BF16);
+    lm_cache_activations(m, ids, opts(40), dir);
+    ShardReader rd(dir);
+    EXPECT_EQ(rd.index().meta.find("dtype")->str, "bf16");
+    // the rows are close to fp32 rows (bf16 products), not equal
+    lm_set_dtype(m, LmDtype::FP32);
+    lm_cache_activations(m, ids, opts(40), tmp("fp32ref"));
+    ShardReader ref(tmp("fp32ref"));
+    std::vector<float> x(32 * 172), y(32 * 172);
+    rd.read_rows(0, 0, 32, x.data());
+    ref.read_rows(0, 0, 32, y.data());
+    double num = 0, den = 0;
+    for (size_t i = 0; i < x.size(); i++) {
+        num += (double)(x[i] - y[i]) * (x[i] - y[i]);
+        den += (double)y[i] * y[i];
+    }
+    EXPECT_LT(std::sqrt(num / den), 2e-2);
+    EXPECT_GT(std::sqrt(num / den), 1e-5);
+    // resuming the bf16 folder in fp32, or with another hook of the same width, is refused with the reason
+    LmCacheOptions o = opts(80);
+    o.resume = true;
+    try {
+        lm_cache_activations(m, ids, o, dir);
+        ADD_FAILURE() << "expected a dtype mismatch";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("meta.dtype is 'bf16', this run has 'fp32'"), std::string::npos)
+            << e.what();
+    }
+    lm_set_dtype(m, LmDtype::BF16);
+    o.hook = "blocks.2.mlp.hook_post";
+    try {
+        lm_cache_activations(m, ids, o, dir);
+        ADD_FAILURE() << "expected a hook mismatch";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("meta.hook is 'blocks.1.mlp.hook_post'"), std::string::npos) << e.what();
+    }
+    o.hook = "blocks.1.mlp.hook_post";
+    EXPECT_EQ(lm_cache_activations(m, ids, o, dir).new_rows, 40);
 }
