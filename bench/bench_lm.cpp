@@ -2,7 +2,8 @@
 // (/work/shared/peers/torch_lm.py): random weights, random tokens, forward = logits over every position,
 // training step = forward + cross-entropy + backward + AdamW. Prints one JSON line (tokens/s).
 //   bench_lm [--layers 4] [--d-model 768] [--heads 12] [--vocab 50257] [--context 128] [--batch 8]
-//            [--iters 5] [--threads 2] [--arch gpt2|llama]
+//            [--iters 5] [--threads 2] [--arch gpt2|llama] [--only forward]
+//            [--dtype fp32|bf16]   (bf16: the forward runs on bf16 weights; training is always fp32)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,7 +20,7 @@ using namespace unfold;
 
 int main(int argc, char** argv) {
     int64_t layers = 4, d = 768, heads = 12, vocab = 50257, ctx = 128, batch = 8, iters = 5, threads = 2;
-    std::string arch = "gpt2";
+    std::string arch = "gpt2", only = "both", dtype = "fp32";  // --only forward: skip the training measurement
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string k = argv[i];
         int64_t v = std::atoll(argv[i + 1]);
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
         else if (k == "--iters") iters = v;
         else if (k == "--threads") threads = v;
         else if (k == "--arch") arch = argv[i + 1];
+        else if (k == "--only") only = argv[i + 1];
+        else if (k == "--dtype") dtype = argv[i + 1];
         else {
             std::fprintf(stderr, "bench_lm: unknown flag %s\n", k.c_str());
             return 2;
@@ -54,12 +57,16 @@ int main(int argc, char** argv) {
     Rng r(1, 2);
     for (auto& x : ids) x = (int32_t)r.below((uint64_t)vocab);
     for (auto& x : tgt) x = (int32_t)r.below((uint64_t)vocab);
+    lm_set_dtype(m, parse_lm_dtype(dtype, "bench_lm --dtype"));
     LmActs a;
     using clk = std::chrono::steady_clock;
     lm_forward(m, a, ids.data(), batch, ctx);  // warm-up
     auto t0 = clk::now();
     for (int64_t i = 0; i < iters; i++) lm_forward(m, a, ids.data(), batch, ctx);
     double fwd = (double)(batch * ctx * iters) / std::chrono::duration<double>(clk::now() - t0).count();
+    double trn = 0.0;
+    if (only == "forward") iters = 0;
+    lm_set_dtype(m, LmDtype::FP32);
     AdamState st;
     st.init(m.params.size());
     AdamConfig ac{3e-4f, 0.9f, 0.999f, 1e-8f, 0.01f};
@@ -70,13 +77,13 @@ int main(int argc, char** argv) {
         lm_backward(m, a, ids.data(), tgt.data());
         adam_step(st, ac, ac.lr, m.params.data.data(), m.params.grad.data(), m.params.size());
     };
-    train_step();  // warm-up
+    if (iters > 0) train_step();  // warm-up
     t0 = clk::now();
     for (int64_t i = 0; i < iters; i++) train_step();
-    double trn = (double)(batch * ctx * iters) / std::chrono::duration<double>(clk::now() - t0).count();
-    std::printf("{\"impl\": \"unfold\", \"arch\": \"%s\", \"layers\": %lld, \"d_model\": %lld, \"context\": %lld, "
+    if (iters > 0) trn = (double)(batch * ctx * iters) / std::chrono::duration<double>(clk::now() - t0).count();
+    std::printf("{\"impl\": \"unfold\", \"arch\": \"%s\", \"dtype\": \"%s\", \"layers\": %lld, \"d_model\": %lld, \"context\": %lld, "
                 "\"batch\": %lld, \"threads\": %lld, \"forward_tokens_per_s\": %.1f, \"train_tokens_per_s\": %.1f}\n",
-                arch.c_str(), (long long)layers, (long long)d, (long long)ctx, (long long)batch, (long long)threads,
+                arch.c_str(), dtype.c_str(), (long long)layers, (long long)d, (long long)ctx, (long long)batch, (long long)threads,
                 fwd, trn);
     return 0;
 }
