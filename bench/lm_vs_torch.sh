@@ -13,6 +13,7 @@ REPEATS=${4:-2}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 PEER=${PEER:-$HERE/../shared/peers/torch_lm.py}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}  # no spinning barriers on a shared machine (both sides)
+export OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-4}  # OpenBLAS workers sleep after a product (both sides link OpenBLAS; the CLI sets the same)
 export OMP_NUM_THREADS=$THREADS
 ARGS="--layers 4 --d-model 768 --heads 12 --vocab 50257 --context 128 --batch 8 --iters $ITERS --threads $THREADS"
 HAVE_TORCH=0

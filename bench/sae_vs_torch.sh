@@ -17,6 +17,7 @@ bench="$build/bench/bench_sae"
 [ -f "$peer" ] || { echo "sae_vs_torch: peer script $peer not found (set UNFOLD_PEER)" >&2; exit 1; }
 # OpenMP threads must not spin while OpenBLAS' own threads run the products (2 cores shared).
 export OMP_WAIT_POLICY=passive
+export OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-4}  # OpenBLAS workers sleep after a product (both sides link OpenBLAS; the CLI sets the same)
 # OpenBLAS workers otherwise spin (sched_yield) for ~2^28 cycles after each product, stealing the cores the
 # OpenMP loops between the products need.
 export OPENBLAS_THREAD_TIMEOUT=4
