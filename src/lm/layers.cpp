@@ -3,6 +3,7 @@
 // result is independent of the thread count. Big products go to BLAS (core/blas.h).
 #include "lm/layers.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -15,6 +16,39 @@ namespace unfold {
 // Below this many scalar operations a loop runs on one thread: waking a team costs more than it saves,
 // and far more on a loaded machine.
 static const int64_t kParallelWork = 1 << 15;
+
+// exp(x) for x <= 0 (softmax after subtracting the max), branch-free so loops over the vocabulary vectorise:
+// x = n ln2 + r, |r| <= ln2/2, e^r by a degree-6 Taylor/Horner polynomial (relative error < 2e-7), times 2^n
+// built in the exponent bits. Inputs below -87 flush to 0 (their share of a softmax is below 1e-38).
+static inline float exp_neg(float x) {
+    x = std::max(x, -87.0f);
+    float n = std::floor(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // ln2 split in two parts for exact reduction
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    std::memcpy(&scale, &bits, 4);
+    return p * scale;
+}
+
+// tanh from exp_neg: tanh(u) = sign(u) (1 - e) / (1 + e), e = exp(-2|u|); absolute error < 3e-7.
+static inline float tanh_fast(float u) {
+    float e = exp_neg(-2.0f * std::fabs(u));
+    return std::copysign((1.0f - e) / (1.0f + e), u);  // branch-free, so the loops below vectorise
+}
+
+// logistic sigmoid from exp_neg on -|g| (never overflows), branch-free
+static inline float sigmoid_fast(float g) {
+    float e = exp_neg(-std::fabs(g));
+    float r = 1.0f / (1.0f + e);
+    return g >= 0.0f ? r : e * r;
+}
 
 void embedding_forward(float* out, const int32_t* ids, const float* table, int64_t N, int64_t C) {
 #pragma omp parallel for schedule(static) if(N * C >= kParallelWork)
@@ -176,37 +210,73 @@ void linear_backward(float* dinp, float* dW, float* db, const float* dout, int64
     }
 }
 
+// Keys per block of the score loop and value dims per block of the mixing loop: 32 floats held in four
+// 8-lane vectors (GCC vector extensions: AVX2 registers here, plain code elsewhere), so both inner loops
+// run from registers.
+static const int64_t kBlk = 32;
+typedef float f32x8 __attribute__((vector_size(32)));
+static inline f32x8 load8(const float* p) {
+    f32x8 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+// acc[0..32) += x * p[0..32)
+struct Acc32 {
+    f32x8 a0{}, a1{}, a2{}, a3{};
+    void fma(float x, const float* p) {
+        a0 += x * load8(p);
+        a1 += x * load8(p + 8);
+        a2 += x * load8(p + 16);
+        a3 += x * load8(p + 24);
+    }
+    void store(float* out) const {  // all 32
+        std::memcpy(out, &a0, 32);
+        std::memcpy(out + 8, &a1, 32);
+        std::memcpy(out + 16, &a2, 32);
+        std::memcpy(out + 24, &a3, 32);
+    }
+};
+
 void attention_pattern_forward(float* att, const float* q, const float* k, const AttnDims& d) {
     const float scale = 1.0f / std::sqrt((float)d.hs);
     const int64_t group = d.NH / d.KV;
-#pragma omp parallel for collapse(2) schedule(static) if(d.B * d.NH * d.T * d.S * d.hs >= kParallelWork)
-    for (int64_t b = 0; b < d.B; b++)
-        for (int64_t h = 0; h < d.NH; h++) {
-            const int64_t g = h / group;
-            for (int64_t t = 0; t < d.T; t++) {
-                const float* qt = q + (b * d.T + t) * d.q_stride + h * d.hs;
-                float* row = att + ((b * d.NH + h) * d.T + t) * d.S;
-                int64_t last = d.pos0 + t;  // last visible key
-                if (last >= d.S) last = d.S - 1;
-                float mx = -INFINITY;
-                for (int64_t s = 0; s <= last; s++) {
+    const int64_t nk = std::min(d.pos0 + d.T, d.S);       // keys any query of this call can see
+    const int64_t Sp = (nk + kBlk - 1) / kBlk * kBlk;     // padded row length of the transposed keys
+#pragma omp parallel if(d.B * d.NH * d.T * d.S * d.hs >= kParallelWork)
+    {
+        std::vector<float> kt((size_t)(d.hs * Sp), 0.0f);  // one head's keys transposed: [hs, Sp]
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t b = 0; b < d.B; b++)
+            for (int64_t h = 0; h < d.NH; h++) {
+                const int64_t g = h / group;
+                for (int64_t s = 0; s < nk; s++) {
                     const float* ks = k + b * d.kv_bstride + s * d.kv_stride + g * d.hs;
-                    float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-                    for (int64_t i = 0; i < d.hs; i++) dot += qt[i] * ks[i];
-                    row[s] = dot * scale;
-                    if (row[s] > mx) mx = row[s];
+                    for (int64_t i = 0; i < d.hs; i++) kt[(size_t)(i * Sp + s)] = ks[i];
                 }
-                float sum = 0.0f;
-                for (int64_t s = 0; s <= last; s++) {
-                    row[s] = std::exp(row[s] - mx);
-                    sum += row[s];
+                for (int64_t t = 0; t < d.T; t++) {
+                    const float* qt = q + (b * d.T + t) * d.q_stride + h * d.hs;
+                    float* row = att + ((b * d.NH + h) * d.T + t) * d.S;
+                    const int64_t last = std::min(d.pos0 + t, d.S - 1);  // last visible key
+                    // scores, kBlk keys at a time: sum_i q[i] kt[i, s] (kt past `last` is never stored)
+                    for (int64_t s0 = 0; s0 <= last; s0 += kBlk) {
+                        Acc32 a;
+                        for (int64_t i = 0; i < d.hs; i++) a.fma(qt[i], kt.data() + i * Sp + s0);
+                        float acc[kBlk];
+                        a.store(acc);
+                        const int64_t w = std::min(kBlk, last + 1 - s0);
+                        for (int64_t j = 0; j < w; j++) row[s0 + j] = acc[j] * scale;
+                    }
+                    float mx = -INFINITY;
+                    for (int64_t s = 0; s <= last; s++) mx = std::max(mx, row[s]);
+                    for (int64_t s = 0; s <= last; s++) row[s] = exp_neg(row[s] - mx);
+                    float sum = 0.0f;
+                    for (int64_t s = 0; s <= last; s++) sum += row[s];
+                    const float inv = 1.0f / sum;
+                    for (int64_t s = 0; s <= last; s++) row[s] *= inv;
+                    for (int64_t s = last + 1; s < d.S; s++) row[s] = 0.0f;
                 }
-                float inv = 1.0f / sum;
-                for (int64_t s = 0; s <= last; s++) row[s] *= inv;
-                for (int64_t s = last + 1; s < d.S; s++) row[s] = 0.0f;
             }
-        }
+    }
 }
 
 void attention_values_forward(float* out, const float* att, const float* v, const AttnDims& d) {
@@ -219,12 +289,24 @@ void attention_values_forward(float* out, const float* att, const float* v, cons
             for (int64_t t = 0; t < d.T; t++) {
                 const float* row = att + ((b * d.NH + h) * d.T + t) * d.S;
                 float* o = out + (b * d.T + t) * C + h * d.hs;
-                for (int64_t i = 0; i < d.hs; i++) o[i] = 0.0f;
-                int64_t last = d.pos0 + t < d.S ? d.pos0 + t : d.S - 1;
-                for (int64_t s = 0; s <= last; s++) {
-                    const float* vs = v + b * d.kv_bstride + s * d.kv_stride + g * d.hs;
-                    float p = row[s];
-                    for (int64_t i = 0; i < d.hs; i++) o[i] += p * vs[i];
+                const int64_t last = std::min(d.pos0 + t, d.S - 1);
+                const float* vb = v + b * d.kv_bstride + g * d.hs;
+                // out[i] = sum_s att[s] v[s, i], kBlk dims at a time held in registers, s in order
+                for (int64_t i0 = 0; i0 < d.hs; i0 += kBlk) {
+                    if (i0 + kBlk <= d.hs) {
+                        Acc32 a;
+                        for (int64_t s = 0; s <= last; s++) a.fma(row[s], vb + s * d.kv_stride + i0);
+                        a.store(o + i0);
+                    } else {
+                        float acc[kBlk] = {};
+                        const int64_t w = d.hs - i0;
+                        for (int64_t s = 0; s <= last; s++) {
+                            const float p = row[s];
+                            const float* vs = vb + s * d.kv_stride + i0;
+                            for (int64_t j = 0; j < w; j++) acc[j] += p * vs[j];
+                        }
+                        for (int64_t j = 0; j < w; j++) o[i0 + j] = acc[j];
+                    }
                 }
             }
         }
@@ -326,32 +408,6 @@ void rope_tables(float* cos_out, float* sin_out, int64_t n_pos, int64_t hs, floa
         }
 }
 
-// exp(x) for x <= 0 (softmax after subtracting the max), branch-free so loops over the vocabulary vectorise:
-// x = n ln2 + r, |r| <= ln2/2, e^r by a degree-6 Taylor/Horner polynomial (relative error < 2e-7), times 2^n
-// built in the exponent bits. Inputs below -87 flush to 0 (their share of a softmax is below 1e-38).
-static inline float exp_neg(float x) {
-    x = std::max(x, -87.0f);
-    float n = std::floor(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // ln2 split in two parts for exact reduction
-    float p = 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &bits, 4);
-    return p * scale;
-}
-
-// tanh from exp_neg: tanh(u) = sign(u) (1 - e) / (1 + e), e = exp(-2|u|); absolute error < 3e-7.
-static inline float tanh_fast(float u) {
-    float e = exp_neg(-2.0f * std::fabs(u));
-    return std::copysign((1.0f - e) / (1.0f + e), u);  // branch-free, so the loops below vectorise
-}
-
 static const float kGeluC = 0.7978845608028654f;  // sqrt(2/pi)
 
 void gelu_forward(float* out, const float* inp, int64_t n) {
@@ -372,13 +428,6 @@ void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n) 
         float grad = 0.5f * (1.0f + th) + 0.5f * x * sech2 * kGeluC * (1.0f + 3.0f * 0.044715f * x * x);
         dinp[i] += grad * dout[i];
     }
-}
-
-// logistic sigmoid from exp_neg on -|g| (never overflows), branch-free
-static inline float sigmoid_fast(float g) {
-    float e = exp_neg(-std::fabs(g));
-    float r = 1.0f / (1.0f + e);
-    return g >= 0.0f ? r : e * r;
 }
 
 void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) {
