@@ -18,18 +18,12 @@
 #include "lm/cache.h"
 #include "lm/checkpoint.h"
 #include "lm/model.h"
+#include "lm_testing.h"
 
 using namespace unfold;
+using namespace unfold::lm_testing;
 
-static const std::string kDir = std::string(UNFOLD_SHARED_DIR) + "/models/stories260K/";
-
-static std::vector<int32_t> corpus_ids() {
-    std::istringstream in(read_file(kDir + "golden_greedy_ids.txt"));
-    std::vector<int32_t> ids;
-    int32_t x;
-    while (in >> x) ids.push_back(x);
-    return ids;  // 200 tokens
-}
+static const std::string& kDir = kStoriesDir;
 
 static const std::string kTmp = "/tmp/unfold_test_lm_cache_" + std::to_string(getpid());
 static struct TmpCleanup {
@@ -53,7 +47,7 @@ static LmCacheOptions opts(int64_t rows) {
 TEST(Cache, RowsColumnsAndValuesMatchDirectForward) {
     LmModel m;
     lm_load(m, kDir + "stories260K.bin");
-    auto ids = corpus_ids();
+    auto ids = golden_ids();
     std::string dir = tmp("direct");
     auto r = lm_cache_activations(m, ids, opts(100), dir);
     EXPECT_EQ(r.rows, 100);
@@ -98,7 +92,7 @@ TEST(Cache, RowsColumnsAndValuesMatchDirectForward) {
 TEST(Cache, ResumeEqualsUninterrupted) {
     LmModel m;
     lm_load(m, kDir + "stories260K.bin");
-    auto ids = corpus_ids();
+    auto ids = golden_ids();
     std::string full = tmp("full"), part = tmp("part");
     lm_cache_activations(m, ids, opts(150), full);
     lm_cache_activations(m, ids, opts(70), part);  // stops inside window 4 and inside shard 2
@@ -124,7 +118,7 @@ TEST(Cache, ResumeEqualsUninterrupted) {
 TEST(Cache, F16AndBadHooks) {
     LmModel m;
     lm_load(m, kDir + "stories260K.bin");
-    auto ids = corpus_ids();
+    auto ids = golden_ids();
     LmCacheOptions o = opts(40);
     o.hook = "blocks.4.hook_resid_post";
     o.f16 = true;
@@ -147,7 +141,7 @@ TEST(Cache, F16AndBadHooks) {
 TEST(Cache, Bf16RecordedAndResumeKeepsHookAndDtype) {
     LmModel m;
     lm_load(m, kDir + "stories260K.bin");
-    auto ids = corpus_ids();
+    auto ids = golden_ids();
     std::string dir = tmp("bf16");
     lm_set_dtype(m, LmDtype::BF16);
     lm_cache_activations(m, ids, opts(40), dir);

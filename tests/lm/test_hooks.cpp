@@ -12,32 +12,19 @@
 #include "lm/checkpoint.h"
 #include "lm/generate.h"
 #include "lm/hooks.h"
+#include "lm_testing.h"
 
 using namespace unfold;
+using namespace unfold::lm_testing;
 
-static const std::string kStories = std::string(UNFOLD_SHARED_DIR) + "/models/stories260K/stories260K.bin";
-static const std::string kGpt2 = std::string(UNFOLD_SOURCE_DIR) + "/tests/fixtures/lm/gpt2_tiny";
-
-static std::vector<int32_t> some_ids(int64_t n, int64_t V) {
-    std::vector<int32_t> ids((size_t)n);
-    for (int64_t i = 0; i < n; i++) ids[(size_t)i] = (int32_t)((i * 37 + 11) % V);
-    return ids;
-}
-
-static std::vector<float> run(const LmModel& m, const std::vector<int32_t>& ids, int64_t B, const HookSet* h) {
-    LmActs a;
-    ForwardOptions o;
-    o.hooks = h;
-    lm_forward(m, a, ids.data(), B, (int64_t)ids.size() / B, o);
-    return a.logits;
-}
+static const std::string kGpt2 = kGpt2Tiny;
 
 TEST(Hooks, AddZeroAndReplaceWithSelfAreBitIdentical) {
     for (const std::string& path : {kStories, kGpt2}) {
         LmModel m;
         lm_load(m, path);
         auto ids = some_ids(2 * 10, m.cfg.vocab);
-        auto base = run(m, ids, 2, nullptr);
+        auto base = forward_logits(m, ids, 2, nullptr);
         for (const std::string& name : hook_names((int)m.cfg.n_layers, m.cfg.arch == LmArch::GPT2)) {
             int64_t last = name == "hook_embed" || name == "hook_pos_embed" || name.rfind("ln_final", 0) == 0
                                ? m.cfg.d_model
@@ -46,14 +33,14 @@ TEST(Hooks, AddZeroAndReplaceWithSelfAreBitIdentical) {
                                                                                   : m.cfg.d_model;
             HookSet add0;
             add0.add(name, hook_add_vector(std::vector<float>((size_t)last, 0.0f)));
-            EXPECT_EQ(run(m, ids, 2, &add0), base) << path << " add zero at " << name;
+            EXPECT_EQ(forward_logits(m, ids, 2, &add0), base) << path << " add zero at " << name;
             ActivationCache cache;
             HookSet c;
             c.add(name, hook_cache(cache));
-            run(m, ids, 2, &c);
+            forward_logits(m, ids, 2, &c);
             HookSet rep;
             rep.add(name, hook_replace(cache.at(name)));
-            EXPECT_EQ(run(m, ids, 2, &rep), base) << path << " replace with self at " << name;
+            EXPECT_EQ(forward_logits(m, ids, 2, &rep), base) << path << " replace with self at " << name;
         }
     }
 }
@@ -66,7 +53,7 @@ TEST(Hooks, CacheShapesAndValues) {
     ActivationCache cache;
     HookSet h;
     for (const auto& n : hook_names(5, false)) h.add(n, hook_cache(cache));
-    auto logits = run(m, ids, B, &h);
+    auto logits = forward_logits(m, ids, B, &h);
     EXPECT_EQ(cache.acts.size(), 1u + 5u * 7u + 1u);
     EXPECT_EQ(cache.at("hook_embed").shape, (Shape{B, T, C}));
     EXPECT_EQ(cache.at("blocks.3.attn.hook_pattern").shape, (Shape{B, 8, T, T}));
@@ -112,13 +99,13 @@ TEST(Hooks, WriteHooksChangeDownstreamOnly) {
     lm_load(m, kStories);
     const int64_t T = 12;
     auto ids = some_ids(T, 512);
-    auto base = run(m, ids, 1, nullptr);
+    auto base = forward_logits(m, ids, 1, nullptr);
     // zero the residual stream at position 6 only, before block 2
     HookSet h;
     h.add("blocks.2.hook_resid_pre", [](const std::string&, float* d, const Shape& s) {
         for (int64_t c = 0; c < s[2]; c++) d[6 * s[2] + c] = 0.0f;
     });
-    auto out = run(m, ids, 1, &h);
+    auto out = forward_logits(m, ids, 1, &h);
     for (int64_t t = 0; t < T; t++) {
         double diff = 0;
         for (int64_t j = 0; j < 512; j++) diff = std::max(diff, (double)std::fabs(out[t * 512 + j] - base[t * 512 + j]));
@@ -130,7 +117,7 @@ TEST(Hooks, WriteHooksChangeDownstreamOnly) {
     // scaling the MLP output by 0 (ablation) changes logits
     HookSet ab;
     ab.add("blocks.0.hook_mlp_out", hook_scale(0.0f));
-    EXPECT_NE(run(m, ids, 1, &ab), base);
+    EXPECT_NE(forward_logits(m, ids, 1, &ab), base);
 }
 
 TEST(Hooks, FireDuringCachedGeneration) {
@@ -154,7 +141,7 @@ TEST(Hooks, FireDuringCachedGeneration) {
     ActivationCache cache;
     HookSet c;
     c.add("blocks.1.mlp.hook_post", hook_cache(cache));
-    run(m, seq, 1, &c);
+    forward_logits(m, seq, 1, &c);
     const Tensor& full = cache.at("blocks.1.mlp.hook_post");
     for (size_t t = 0; t < 8; t++)
         for (int64_t j = 0; j < 172; j++) EXPECT_NEAR(steps[t][j], full[(int64_t)t * 172 + j], 1e-5);

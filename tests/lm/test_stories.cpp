@@ -12,32 +12,12 @@
 #include "lm/checkpoint.h"
 #include "lm/generate.h"
 #include "lm/tokenizer.h"
+#include "lm_testing.h"
 
 using namespace unfold;
+using namespace unfold::lm_testing;
 
-static const std::string kDir = std::string(UNFOLD_SHARED_DIR) + "/models/stories260K/";
-
-static std::vector<int32_t> golden_ids() {
-    std::istringstream in(read_file(kDir + "golden_greedy_ids.txt"));
-    std::vector<int32_t> ids;
-    int32_t x;
-    while (in >> x) ids.push_back(x);
-    return ids;
-}
-
-static std::vector<std::vector<double>> golden_logits() {
-    std::istringstream in(read_file(kDir + "golden_logits_pos0-4.txt"));
-    std::vector<std::vector<double>> rows;
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream ls(line);
-        std::vector<double> r;
-        double v;
-        while (ls >> v) r.push_back(v);
-        if (!r.empty()) rows.push_back(r);
-    }
-    return rows;
-}
+static const std::string& kDir = kStoriesDir;
 
 TEST(Stories260K, LoadsWithExactConfig) {
     LmModel m;
