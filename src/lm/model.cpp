@@ -112,38 +112,29 @@ void KvCache::init(const LmConfig& cfg, int64_t max_len_) {
     v.assign((size_t)(n_layers * max_len * kv_dim), 0.0f);
 }
 
-static void fit(std::vector<float>& v, int64_t n) {
-    if ((int64_t)v.size() != n) v.assign((size_t)n, 0.0f);
-}
-
 void LmActs::ensure(const LmConfig& c, int64_t B_, int64_t T_, int64_t S_) {
     B = B_;
     T = T_;
     S = S_;
     const int64_t N = B * T, C = c.d_model, L = c.n_layers, F = c.d_mlp;
-    fit(tok, N * C);
-    fit(pos, c.arch == LmArch::GPT2 ? N * C : 0);
-    fit(resid, (L + 1) * N * C);
-    fit(ln1, L * N * C);
-    fit(ln1_mean, L * N);
-    fit(ln1_rstd, L * N);
-    fit(qkv, L * N * c.qkv_dim());
-    fit(att, L * B * c.n_heads * T * S);
-    fit(atty, L * N * C);
-    fit(attn_out, L * N * C);
-    fit(resid_mid, L * N * C);
-    fit(ln2, L * N * C);
-    fit(ln2_mean, L * N);
-    fit(ln2_rstd, L * N);
-    fit(fch, L * N * F);
-    fit(fch_up, c.arch == LmArch::LLAMA ? L * N * F : 0);
-    fit(post, L * N * F);
-    fit(mlp_out, L * N * C);
-    fit(lnf, N * C);
-    fit(lnf_mean, N);
-    fit(lnf_rstd, N);
-    fit(logits, N * c.vocab);
-    fit(losses, N);
+    const bool gpt2 = c.arch == LmArch::GPT2;
+    const std::pair<ActView*, int64_t> layout[] = {
+        {&tok, N * C},        {&pos, gpt2 ? N * C : 0}, {&resid, (L + 1) * N * C},
+        {&ln1, L * N * C},    {&ln1_mean, L * N},       {&ln1_rstd, L * N},
+        {&qkv, L * N * c.qkv_dim()}, {&att, L * B * c.n_heads * T * S}, {&atty, L * N * C},
+        {&attn_out, L * N * C}, {&resid_mid, L * N * C}, {&ln2, L * N * C},
+        {&ln2_mean, L * N},   {&ln2_rstd, L * N},       {&fch, L * N * F},
+        {&fch_up, gpt2 ? 0 : L * N * F}, {&post, L * N * F}, {&mlp_out, L * N * C},
+        {&lnf, N * C},        {&lnf_mean, N},           {&lnf_rstd, N},
+        {&logits, N * c.vocab}, {&losses, N}};
+    size_t total = 0;
+    for (const auto& [view, n] : layout) total += (size_t)n;
+    if (buf.size() != total) buf.assign(total, 0.0f);
+    size_t off = 0;
+    for (const auto& [view, n] : layout) {
+        *view = ActView{buf.data() + off, (size_t)n};
+        off += (size_t)n;
+    }
 }
 
 static void norm_forward(const LmModel& m, float* out, float* mean, float* rstd, const float* x, size_t w, size_t b,

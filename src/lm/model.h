@@ -102,22 +102,47 @@ struct KvCache {
     void reset() { len = 0; }
 };
 
+// A named view into LmActs::buf.
+struct ActView {
+    float* p = nullptr;
+    size_t n = 0;
+    float* data() { return p; }
+    const float* data() const { return p; }
+    size_t size() const { return n; }
+    float& operator[](size_t i) { return p[i]; }
+    float operator[](size_t i) const { return p[i]; }
+    float* begin() { return p; }
+    float* end() { return p + n; }
+    const float* begin() const { return p; }
+    const float* end() const { return p + n; }
+    std::vector<float> vec() const { return std::vector<float>(p, p + n); }
+};
+
+// Activations of one forward pass: named views into one flat buffer (llm.c's ActivationTensors), laid out
+// for (B, T, S) by ensure(). Not copyable (the views point into buf); movable.
 struct LmActs {
     int64_t B = 0, T = 0, S = 0;  // S = keys visible (T, or cache length + T)
-    std::vector<float> tok, pos;                 // [N,C] embeddings (before the sum)
-    std::vector<float> resid;                    // [L+1, N, C]: resid[l] = block l's input
-    std::vector<float> ln1, ln1_mean, ln1_rstd;  // [L,N,C], [L,N], [L,N]
-    std::vector<float> qkv;                      // [L,N,C+2*KVD]  q | k | v (q, k after rotary)
-    std::vector<float> att;                      // [L,B,NH,T,S]
-    std::vector<float> atty;                     // [L,N,C] attention mix before the output projection
-    std::vector<float> attn_out, resid_mid;      // [L,N,C]
-    std::vector<float> ln2, ln2_mean, ln2_rstd;  // [L,N,C], [L,N], [L,N]
-    std::vector<float> fch, fch_up, post;        // [L,N,F]: pre-activation (GPT-2) / gate (Llama), up, post
-    std::vector<float> mlp_out;                  // [L,N,C]
-    std::vector<float> lnf, lnf_mean, lnf_rstd;  // [N,C], [N], [N]
-    std::vector<float> logits;                   // [N,V] (turned into dlogits by lm_backward)
-    std::vector<float> losses;                   // [N]
+    std::vector<float> buf;       // every view below, in declaration order
+    ActView tok, pos;                 // [N,C] embeddings (before the sum); pos empty for Llama
+    ActView resid;                    // [L+1, N, C]: resid[l] = block l's input
+    ActView ln1, ln1_mean, ln1_rstd;  // [L,N,C], [L,N], [L,N]
+    ActView qkv;                      // [L,N,C+2*KVD]  q | k | v (q, k after rotary)
+    ActView att;                      // [L,B,NH,T,S]
+    ActView atty;                     // [L,N,C] attention mix before the output projection
+    ActView attn_out, resid_mid;      // [L,N,C]
+    ActView ln2, ln2_mean, ln2_rstd;  // [L,N,C], [L,N], [L,N]
+    ActView fch, fch_up, post;        // [L,N,F]: pre-activation (GPT-2) / gate (Llama), up (Llama), post
+    ActView mlp_out;                  // [L,N,C]
+    ActView lnf, lnf_mean, lnf_rstd;  // [N,C], [N], [N]
+    ActView logits;                   // [N,V] (turned into dlogits by lm_backward)
+    ActView losses;                   // [N]
     void ensure(const LmConfig& cfg, int64_t B, int64_t T, int64_t S);
+
+    LmActs() = default;
+    LmActs(const LmActs&) = delete;
+    LmActs& operator=(const LmActs&) = delete;
+    LmActs(LmActs&&) = default;  // a moved vector keeps its storage, so the views stay valid
+    LmActs& operator=(LmActs&&) = default;
 };
 
 struct ForwardOptions {

@@ -52,7 +52,7 @@ inline std::vector<float> forward_logits(const LmModel& m, const std::vector<int
     ForwardOptions o;
     o.hooks = hooks;
     lm_forward(m, a, ids.data(), B, (int64_t)ids.size() / B, o);
-    return a.logits;
+    return a.logits.vec();
 }
 
 }  // namespace unfold::lm_testing
