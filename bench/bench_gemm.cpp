@@ -2,7 +2,8 @@
 // inference product (core/gemm_bf16.h), side by side on the same data and threads. Shapes are those of
 // the GPT-2-small-shaped bench (1024 rows = batch 8 x context 128, d_model 768): qkv, attention output,
 // MLP in, MLP out, unembedding. Prints one JSON line per shape with GFLOP/s of each and their ratio.
-//   bench_gemm [--rows 1024] [--d-model 768] [--vocab 50257] [--threads 2] [--reps 5]
+//   bench_gemm [--rows 1024] [--d-model 768] [--vocab 50257] [--threads 2] [--reps 5] [--portable 1]
+// (--portable 1: the portable bf16 kernel, as on CPUs without AVX512-BF16)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
         else if (k == "--vocab") vocab = v;
         else if (k == "--threads") threads = v;
         else if (k == "--reps") reps = v;
+        else if (k == "--portable") gemm_bf16_force_portable(v != 0);
         else {
             std::fprintf(stderr, "bench_gemm: unknown flag %s\n", k.c_str());
             return 2;

@@ -17,6 +17,12 @@
 
 namespace unfold {
 
+void set_model_dtype(LmModel& m, LmDtype dtype) {
+    lm_set_dtype(m, dtype);
+    if (dtype == LmDtype::BF16 && !gemm_bf16_native_available())
+        log_info("note: this CPU has no AVX512-BF16; bf16 runs on the portable kernel, slower than fp32");
+}
+
 std::unique_ptr<Tokenizer> open_model_tokenizer(const std::string& model_path, const std::string& explicit_path) {
     if (!explicit_path.empty()) return load_tokenizer(explicit_path);
     std::string td = is_directory(model_path) ? path_join(model_path, "tokenizer") : "";
@@ -81,7 +87,7 @@ static int cmd_generate(int argc, char** argv) {
     LmDtype dtype = parse_lm_dtype(a.str("dtype"), "--dtype");
     LmModel m;
     lm_load(m, a.str("model"));
-    lm_set_dtype(m, dtype);
+    set_model_dtype(m, dtype);
     auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
     UNFOLD_CHECK(tok->vocab_size() <= m.cfg.vocab, "tokenizer has %d tokens but the model's vocabulary is %lld",
                  tok->vocab_size(), (long long)m.cfg.vocab);
@@ -149,7 +155,7 @@ static int cmd_eval(int argc, char** argv) {
     LmModel m;
     LmDtype dtype = parse_lm_dtype(a.str("dtype"), "--dtype");
     lm_load(m, a.str("model"));
-    lm_set_dtype(m, dtype);
+    set_model_dtype(m, dtype);
     auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
     auto ids = tokenize_file(*tok, a.str("corpus"), a.quiet());
     int64_t T = std::min<int64_t>(a.i64("context"), m.cfg.n_ctx);

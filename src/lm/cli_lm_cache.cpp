@@ -37,7 +37,7 @@ int cmd_lm_cache(int argc, char** argv) {
     LmDtype dtype = parse_lm_dtype(a.str("dtype"), "--dtype");
     LmModel m;
     lm_load(m, a.str("model"));
-    lm_set_dtype(m, dtype);
+    set_model_dtype(m, dtype);
     auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
     LmCacheOptions o;
     o.hook = a.str("hook");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/args.h"
+#include "lm/model.h"
 #include "lm/tokenizer.h"
 
 namespace unfold {
@@ -16,6 +17,8 @@ int cmd_lm_train(int argc, char** argv);
 inline const OptSpec kDtypeOpt = {"dtype", "fp32",
                                   "fp32 | bf16: products on bf16 copies of the weights (about 2x faster on CPUs with "
                                   "AVX512-BF16; logits move by ~1%)"};
+// lm_set_dtype, and a note on stderr when bf16 has to run on the portable kernel (slower than fp32 sgemm).
+void set_model_dtype(LmModel& m, LmDtype dtype);
 int cmd_lm_cache(int argc, char** argv);
 
 // The tokenizer for a model: `explicit_path` if given, else the model folder's tokenizer/ (written by
