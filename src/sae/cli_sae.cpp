@@ -183,19 +183,31 @@ static int sae_eval_cmd(int argc, char** argv) {
 
 static int sae_encode_cmd(int argc, char** argv) {
     static const CommandSpec spec = {
-        "unfold sae encode", "Encode activations (.npy [N,d], rows in order) into sparse codes.",
+        "unfold sae encode", "Encode activations (rows in stored order) into sparse codes.",
         "unfold sae encode runs/sae1 --input acts.npy --out codes/\n"
+        "unfold sae encode runs/sae1 --input acts/ --rows 100000 --out codes/   (a shard folder from lm cache)\n"
         "  writes codes/indices.npy (int32 [N, kmax], -1 = padding) and codes/values.npy (float32 [N, kmax])",
-        {{"input", "", ".npy file [N, d]"}, {"batch", "4096", "rows per batch"}, {"out", "", "output folder"}}, 1, 1};
+        {{"input", "", ".npy [N, d], file.safetensors:NAME, or a shard folder (unfold lm cache / data synth)"},
+         {"rows", "0", "encode the first ROWS rows (0 = all)"},
+         {"batch", "4096", "rows per batch"},
+         {"out", "", "output folder"}},
+        1, 1};
     Args a = parse_args(spec, argc, argv);
     if (a.help) return 0;
     Sae s = sae_load(a.positional[0]);
-    NpyMap m(a.str("input"));
-    UNFOLD_CHECK(m.cols() == s.d(), "%s: rows have %lld values, the SAE expects %lld", a.str("input").c_str(),
-                 (long long)m.cols(), (long long)s.d());
-    std::string out = a.str("out");
+    std::string input = a.str("input"), out = a.str("out");
     UNFOLD_CHECK(!out.empty(), "--out is required");
-    const int64_t N = m.rows(), B = std::max<int64_t>(1, a.i64("batch")), d = s.d();
+    SourceOptions so;
+    so.sequential = true;  // rows in stored order: row i of the codes is row i of the input
+    auto src = open_source(input, so);
+    UNFOLD_CHECK(src->dim() == s.d(), "%s: rows have %lld values, the SAE expects %lld", input.c_str(),
+                 (long long)src->dim(), (long long)s.d());
+    UNFOLD_CHECK(a.i64("rows") >= 0, "--rows must be >= 0");
+    UNFOLD_CHECK(src->num_rows() > 0 || a.i64("rows") > 0, "%s is unbounded: give --rows", input.c_str());
+    const int64_t N = src->num_rows() < 0 ? a.i64("rows")
+                      : a.i64("rows") > 0 ? std::min(a.i64("rows"), src->num_rows())
+                                          : src->num_rows();
+    const int64_t B = std::max<int64_t>(1, a.i64("batch")), d = s.d();
     std::vector<int64_t> off(1, 0);
     std::vector<int32_t> idx;
     std::vector<float> val, x;
@@ -204,7 +216,7 @@ static int sae_encode_cmd(int argc, char** argv) {
     for (int64_t r0 = 0; r0 < N; r0 += B) {
         int64_t n = std::min(B, N - r0);
         x.resize((size_t)(n * d));
-        m.read_rows(r0, n, x.data());
+        src->next_batch(x.data(), n);
         sae_encode(s, x.data(), n, c);
         for (int64_t b = 0; b < n; b++) off.push_back(off.back() + c.off[b + 1] - c.off[b]);
         idx.insert(idx.end(), c.idx.begin(), c.idx.end());

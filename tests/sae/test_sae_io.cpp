@@ -17,6 +17,7 @@
 #include "io/json.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "io/shards.h"
 #include "sae/sae.h"
 #include "sae/sae_zip.h"
 
@@ -258,6 +259,28 @@ TEST(SaeCli, TrainEvalEncodeDecodeReport) {
     sae_encode(s, x.data(), 20, c);
     sae_decode(s, c, xh.data());
     for (size_t i = 0; i < xh.size(); i++) EXPECT_NEAR(rec[i], xh[i], 1e-5);
+    // the same rows from a shard folder (3 shards) and from a safetensors tensor give the same codes
+    {
+        ShardWriterOptions so;
+        so.d = 16;
+        so.rows_per_shard = 7;
+        ShardWriter w(d + "/shards", so);
+        w.append(x.data(), 20);
+        w.finish();
+        safetensors_write(d + "/acts.safetensors", {{"acts", {20, 16}, x.data(), DType::F32}});
+    }
+    const std::string want_i = read_file(d + "/codes/indices.npy"), want_v = read_file(d + "/codes/values.npy");
+    for (const std::string& in : {d + "/shards", d + "/acts.safetensors:acts"}) {
+        cmd = bin + " sae encode " + run + " --input " + in + " --out " + d + "/codes2 --quiet > /dev/null 2>&1";
+        ASSERT_EQ(std::system(cmd.c_str()), 0) << in;
+        EXPECT_EQ(read_file(d + "/codes2/indices.npy"), want_i) << in;
+        EXPECT_EQ(read_file(d + "/codes2/values.npy"), want_v) << in;
+    }
+    cmd = bin + " sae encode " + run + " --input " + d + "/shards --rows 5 --out " + d + "/codes3 --quiet > /dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    EXPECT_EQ(npy_load(d + "/codes3/values.npy").shape[0], 5);
+    cmd = bin + " sae encode " + run + " --input planted:d=16,features=32,p=0.08 --out " + d + "/codes4 > /dev/null 2>&1";
+    EXPECT_NE(std::system(cmd.c_str()), 0);  // unbounded without --rows
     cmd = bin + " sae report " + run + " --input planted:d=16,features=32,p=0.08,seed=1 --tokens 2048 > /dev/null 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     std::string html = read_file(path_join(run, "report.html"));
