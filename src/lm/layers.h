@@ -1,4 +1,5 @@
 // layers.h: the transformer's layers as explicit forward / backward free functions (llm.c style).
+// Implemented in layers.cpp, and attention.cpp (attention and rotary embeddings).
 //
 // Conventions. N = number of rows (B*T), C = channels, V = vocab, F = MLP width, NH = query heads,
 // KV = key/value heads (GQA: NH % KV == 0, query head h reads kv head h / (NH/KV)), hs = head size.
