@@ -2,7 +2,7 @@
 // /work/shared/peers/torch_sae.py (G Gaussian rows normalised, each feature active w.p. p, magnitude U[0,1]),
 // plus the achieved GFLOP/s of the dense products against the measured sgemm peak of this machine.
 //
-//   bench_sae [--arch topk|relu|batchtopk|jumprelu] [--d 256] [--latents 2048] [--true-features 1024]
+//   bench_sae [--arch topk|relu|batchtopk|jumprelu|gated] [--d 256] [--latents 2048] [--true-features 1024]
 //             [--p-active 0.01] [--k 16] [--l1 5] [--batch 4096] [--steps 300] [--lr 4e-4] [--threads 2]
 // Prints one JSON line in the peer's format (tokens_per_s counts training steps only, data generation
 // excluded like the peer), with the final FVU / L0 / dead fraction / MMCS computed as the peer does.
@@ -42,7 +42,7 @@ static double sgemm_peak(int64_t M, int64_t N, int64_t K) {
 
 int main(int argc, char** argv) {
     static const CommandSpec spec = {"bench_sae", "SAE training speed + quality on the torch_sae.py recipe", "bench_sae --arch topk",
-                                     {{"arch", "topk", "topk | relu | batchtopk | jumprelu"},
+                                     {{"arch", "topk", "topk | relu | batchtopk | jumprelu | gated"},
                                       {"d", "256", ""},
                                       {"latents", "2048", ""},
                                       {"true-features", "1024", ""},

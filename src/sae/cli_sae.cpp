@@ -47,9 +47,11 @@ static int sae_train_cmd(int argc, char** argv) {
     static const CommandSpec spec = {
         "unfold sae train", "Train a sparse autoencoder; writes a SAELens folder + metrics.json + checkpoint/.",
         "unfold sae train --input data/planted --arch topk --k 16 --latents 2048 --steps 3000 --batch 4096 "
-        "--out runs/sae1\n  unfold sae train --from-toy runs/toy1 --instance 3 --arch relu --latents 64 --out runs/sae2",
+        "--out runs/sae1\n  unfold sae train --from-toy runs/toy1 --instance 3 --arch relu --latents 64 --out runs/sae2"
+        "\n"
+        "  unfold sae train --input data/planted --arch gated --l1 1 --coef-warmup 200 --latents 2048 --out runs/sae3",
         with_source({
-            {"arch", "topk", "standard (relu + L1) | relu | topk | batchtopk | jumprelu"},
+            {"arch", "topk", "standard (relu + L1) | relu | topk | batchtopk | jumprelu | gated"},
             {"latents", "2048", "number of latents F (d_sae)"},
             {"k", "16", "active latents per row (topk, batchtopk)"},
             {"steps", "3000", "training steps"},
@@ -58,7 +60,7 @@ static int sae_train_cmd(int argc, char** argv) {
             {"warmup", "0", "LR warm-up steps"},
             {"decay", "constant", "LR decay after warm-up: constant | linear | cosine"},
             {"final-lr-frac", "0.1", "final LR as a fraction of --lr (linear/cosine)"},
-            {"l1", "5", "L1 coefficient (standard; weighted by decoder row norms)"},
+            {"l1", "5", "L1 coefficient (standard, gated; weighted by decoder row norms)"},
             {"l0", "0.02", "L0 coefficient (jumprelu)"},
             {"bandwidth", "0.05", "JumpReLU STE kernel width"},
             {"init-threshold", "0.01", "JumpReLU initial threshold"},
@@ -66,7 +68,7 @@ static int sae_train_cmd(int argc, char** argv) {
             {"k-aux", "0", "AuxK latents (0 = d/2)"},
             {"aux-coef", "0.03125", "AuxK coefficient"},
             {"dead-tokens", "1000000", "a latent not firing for this many tokens is dead (AuxK / resampling)"},
-            {"resample-every", "0", "standard: resample dead latents every N steps (0 = off)"},
+            {"resample-every", "0", "standard, gated: resample dead latents every N steps (0 = off)"},
             {"decoder-norm", "auto", "unit (renormalise + project grads) | free | auto (unit for topk/batchtopk)"},
             {"clip", "1", "gradient-norm clip (0 = off)"},
             {"normalize", "", "scale inputs to unit mean squared norm (folded back on save)", true},
@@ -113,7 +115,7 @@ static int sae_train_cmd(int argc, char** argv) {
     c.seed = a.seed();
     UNFOLD_CHECK(c.sae.d_sae > 0, "--latents must be > 0");
     UNFOLD_CHECK(c.steps > 0 && c.batch > 0, "--steps and --batch must be > 0");
-    UNFOLD_CHECK(c.sae.arch == SaeArch::STANDARD || c.sae.arch == SaeArch::JUMPRELU ||
+    UNFOLD_CHECK(c.sae.arch == SaeArch::STANDARD || c.sae.arch == SaeArch::JUMPRELU || c.sae.arch == SaeArch::GATED ||
                      (c.sae.k > 0 && c.sae.k <= c.sae.d_sae),
                  "--k must be in [1, --latents]");
     auto src = source_from_args(a, c.seed);
@@ -303,7 +305,7 @@ static int sae_report_cmd(int argc, char** argv) {
 
 int cmd_sae(int argc, char** argv) {
     return dispatch("sae", "sparse autoencoders: train, evaluate, encode/decode, report",
-                    {{"train", "train an SAE (ReLU+L1, TopK, BatchTopK, JumpReLU)", sae_train_cmd},
+                    {{"train", "train an SAE (ReLU+L1, TopK, BatchTopK, JumpReLU, Gated)", sae_train_cmd},
                      {"eval", "evaluate an SAE (unfold/SAELens, sparsify, Gemma Scope) on activations", sae_eval_cmd},
                      {"encode", "activations -> sparse codes (indices.npy + values.npy)", sae_encode_cmd},
                      {"decode", "sparse codes -> activations", sae_decode_cmd},

@@ -2,7 +2,8 @@
 //
 // Dims: B = batch rows, d = input width (d_in), F = latents (d_sae), k = active latents per row (TopK).
 // Parameters (one ParamSet, views in this order; the same layout as SAELens' sae_weights.safetensors):
-//   W_enc [d, F]   b_enc [F]   W_dec [F, d]   b_dec [d]   (+ log_threshold [F] for JumpReLU)
+//   W_enc [d, F]   b_enc [F]   W_dec [F, d]   b_dec [d]   (+ log_threshold [F] for JumpReLU;
+//   + r_mag [F], b_mag [F] for Gated, whose b_enc slot is SAELens' b_gate)
 // Encoder:  pre = (x - b_dec * apply_b_dec_to_input) @ W_enc + b_enc          [B, F]
 // Activations per architecture:
 //   STANDARD (ReLU + L1):  f = relu(pre); penalty l1 * mean_b sum_i f_i * ||W_dec_i||
@@ -11,12 +12,19 @@
 //                          learned threshold (saved as SAELens "jumprelu" with threshold[F] = that value)
 //   JUMPRELU:              f = pre * H(pre - theta), theta = exp(log_threshold); L0 penalty through a
 //                          rectangle-kernel straight-through estimator of bandwidth eps
+//   GATED (Rajamanoharan et al. 2024, arXiv 2404.16014; SAELens GatedSAE / GatedTrainingSAE):
+//                          z = xc @ W_enc; pi_gate = z + b_gate; pi_mag = z * exp(r_mag) + b_mag
+//                          (= xc @ (W_enc * exp(r_mag)) + b_mag); f = 1[pi_gate > 0] * relu(pi_mag);
+//                          penalty l1 * mean_b sum_i relu(pi_gate)_i * sg(||W_dec_i||) plus the auxiliary
+//                          reconstruction mean_b ||x - (relu(pi_gate) @ sg(W_dec) + sg(b_dec))||^2, sg = a
+//                          stop-gradient (frozen decoder copy, as in the paper): both train only the gate
+//                          path (sae_gated.cpp says why the norms are frozen too)
 // Decoder:  xhat = f @ W_dec + b_dec                                             [B, d]
 // Loss:     mean_b ||x - xhat||^2  + the architecture's sparsity / auxiliary term.
 // Sparse kernels: TopK/BatchTopK rows carry (index, value) lists; decoding, dW_dec and dW_enc touch only
 // the active latents. STANDARD switches to the same sparse kernels whenever at most
 // SaeWork::sparse_max_density of its pre-activations are positive (dense OpenBLAS products otherwise);
-// JUMPRELU uses the dense products.
+// GATED does the same with its open gates (sae_gated.cpp); JUMPRELU uses the dense products.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -27,8 +35,8 @@
 
 namespace unfold {
 
-enum class SaeArch { STANDARD, TOPK, BATCHTOPK, JUMPRELU };
-const char* sae_arch_name(SaeArch a);          // "standard", "topk", "batchtopk", "jumprelu"
+enum class SaeArch { STANDARD, TOPK, BATCHTOPK, JUMPRELU, GATED };
+const char* sae_arch_name(SaeArch a);          // "standard", "topk", "batchtopk", "jumprelu", "gated"
 SaeArch parse_sae_arch(const std::string& s);  // also accepts "relu" for STANDARD; throws on unknown
 
 struct SaeConfig {
@@ -38,7 +46,7 @@ struct SaeConfig {
     int k = 16;                        // TopK / BatchTopK
     bool apply_b_dec_to_input = true;  // subtract b_dec before encoding
     bool unit_norm_decoder = false;    // renormalise W_dec rows after each step (+ gradient projection)
-    float l1_coef = 5.0f;              // STANDARD: L1 weighted by decoder row norms
+    float l1_coef = 5.0f;              // STANDARD / GATED: L1 weighted by decoder row norms
     float l0_coef = 0.02f;             // JUMPRELU: L0 penalty
     float bandwidth = 0.05f;           // JUMPRELU STE kernel width
     float init_threshold = 0.01f;      // JUMPRELU initial theta
@@ -51,7 +59,7 @@ struct SaeConfig {
 
 struct Sae {
     SaeConfig cfg;
-    ParamSet params;          // W_enc, b_enc, W_dec, b_dec (+ log_threshold for JUMPRELU)
+    ParamSet params;          // W_enc, b_enc, W_dec, b_dec (+ log_threshold for JUMPRELU, r_mag, b_mag for GATED)
     float threshold = 0.0f;   // BATCHTOPK inference threshold (EMA of the smallest kept activation)
     // Imported JumpReLU thresholds (SAELens / Gemma Scope) live in params as log_threshold =
     // log(max(threshold, 1e-30)); encoding keeps pre > max(threshold, 0), as SAELens does.
@@ -69,7 +77,7 @@ struct Sae {
 };
 
 // Allocates parameters: W_dec rows Gaussian, unit norm (times dec_init_norm), W_enc = W_dec^T, biases 0,
-// log_threshold = log(init_threshold). Deterministic in seed.
+// log_threshold = log(init_threshold), r_mag = b_mag = 0. Deterministic in seed.
 Sae sae_init(const SaeConfig& cfg, uint64_t seed, float dec_init_norm = 1.0f);
 
 // Sparse codes of a batch: row b's active latents are idx[off[b] .. off[b+1]) with values val[...].
@@ -103,11 +111,18 @@ struct SaeWork {
     std::vector<uint8_t> dead;   // [F] 1 = dead latent (input to AuxK)
     std::vector<float> l1w;      // [F] decoder row norms (STANDARD)
     std::vector<double> fsum;    // [F] column sums of f (STANDARD)
-    double sparse_max_density = 0.05;  // STANDARD uses the sparse kernels when <= this share of pre > 0
+    // GATED: pre holds z = xc @ W_enc (no bias); f the codes; dpre the gradient wrt pi_mag. Its sparse path
+    // (open gates <= sparse_max_density) keeps CSR codes over the open gates: codes.val = f, aux.val =
+    // relu(pi_gate), dval = d z, daux = d pi_mag.
+    std::vector<float> f_gate;     // [B, F] GATED: relu(pi_gate)
+    std::vector<float> dpre_gate;  // [B, F] GATED: gradient wrt z (gate + magnitude paths)
+    std::vector<float> xhat_gate;  // [B, d] GATED: x - (relu(pi_gate) @ W_dec + b_dec), the aux residual
+    double sparse_max_density = 0.05;  // STANDARD (GATED) uses the sparse kernels when <= this share of pre > 0
+                                       // (of gates open)
 };
 
 struct SaeLoss {
-    double loss = 0, mse = 0, sparsity = 0, aux = 0;
+    double loss = 0, mse = 0, sparsity = 0, aux = 0;  // aux: AuxK (TopK family) or the gated aux recon
     double l0 = 0;          // mean active latents per row
     double fvu = 0;         // sum||x - xhat||^2 / sum||x - mean_batch(x)||^2
     float min_kept = 0;     // BATCHTOPK: smallest kept activation (for the threshold EMA)
@@ -135,13 +150,15 @@ void sae_normalize_decoder(Sae& sae);
 // Raw pointers so callers without an Sae (e.g. `unfold dict train`: W_dec = the dictionary, W_enc = its
 // transpose) can use it. threshold / sparsity may be null.
 struct SaeLensExport {
-    std::string architecture = "standard";  // "standard" | "topk" | "jumprelu"
+    std::string architecture = "standard";  // "standard" | "topk" | "jumprelu" | "gated"
     int64_t d_in = 0, d_sae = 0;
     const float* W_enc = nullptr;      // [d_in, d_sae]
-    const float* b_enc = nullptr;      // [d_sae]
+    const float* b_enc = nullptr;      // [d_sae] (written as "b_gate" for gated)
     const float* W_dec = nullptr;      // [d_sae, d_in]
     const float* b_dec = nullptr;      // [d_in]
     const float* threshold = nullptr;  // [d_sae] (jumprelu)
+    const float* r_mag = nullptr;      // [d_sae] (gated)
+    const float* b_mag = nullptr;      // [d_sae] (gated)
     const float* sparsity = nullptr;   // [d_sae] log10 firing frequency (-> sparsity.safetensors)
     int k = 0;                         // topk
     bool apply_b_dec_to_input = true;

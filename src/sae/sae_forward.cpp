@@ -4,6 +4,7 @@
 //   TOPK      f = relu(top-k of pre per row)     loss = mse + aux_coef * AuxK
 //   BATCHTOPK f = relu(top-(k*B) over the batch) loss = mse + aux_coef * AuxK
 //   JUMPRELU  f = pre * H(pre - theta)           loss = mse + l0 * mean_b sum_i H(pre_i - theta_i)
+//   GATED     see sae_gated.cpp (called from sae_forward_backward)
 // mse = mean_b ||x - xhat||^2. AuxK (Gao et al. 2024): e = x - xhat (detached); the k_aux largest
 // pre-activations among dead latents give ehat = f_aux @ W_dec; aux = mean_b ||e - ehat||^2.
 // JumpReLU STE (Rajamanoharan et al. 2024): d out/d theta = -(theta/eps) K((z-theta)/eps),
@@ -24,7 +25,7 @@ static void grow(std::vector<float>& v, size_t n) {
 }
 
 // ||W_dec[i]|| for every latent (the weights of the L1 penalty), into out[F] (grown as needed)
-static void decoder_row_norms(const float* W_dec, int64_t F, int64_t d, std::vector<float>& out) {
+void decoder_row_norms(const float* W_dec, int64_t F, int64_t d, std::vector<float>& out) {
     grow(out, (size_t)F);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < F; i++) {
@@ -36,7 +37,7 @@ static void decoder_row_norms(const float* W_dec, int64_t F, int64_t d, std::vec
 
 // sum_b ||x_b - mean||^2 in double: blocks of 64 columns in parallel, rows in order (contiguous reads,
 // thread-count independent).
-static double batch_total_var(const float* x, int64_t B, int64_t d) {
+double batch_total_var(const float* x, int64_t B, int64_t d) {
     const int64_t CB = 64;
     const int64_t nblk = (d + CB - 1) / CB;
     std::vector<double> part((size_t)nblk);
@@ -62,7 +63,7 @@ static double batch_total_var(const float* x, int64_t B, int64_t d) {
 
 // Column sums of M[B, F] in double: blocks of 64 columns in parallel, rows in order (thread-count independent,
 // contiguous reads). nonzero = true counts entries != 0 instead.
-static void column_sums(const float* M, int64_t B, int64_t F, double* out, bool nonzero) {
+void column_sums(const float* M, int64_t B, int64_t F, double* out, bool nonzero) {
     const int64_t CB = 64;
 #pragma omp parallel for schedule(static)
     for (int64_t i0 = 0; i0 < F; i0 += CB) {
@@ -86,6 +87,8 @@ static void count_fires(const SparseCodes& c, int64_t* fire_counts) {
 
 SaeLoss sae_forward_backward(Sae& sae, const float* x, int64_t B, SaeWork& w, bool want_grad, float coef_scale,
                              const uint8_t* dead, int64_t* fire_counts) {
+    if (sae.cfg.arch == SaeArch::GATED)
+        return sae_gated_forward_backward(sae, x, B, w, want_grad, coef_scale, fire_counts);
     const SaeConfig& cfg = sae.cfg;
     const int64_t d = sae.d(), F = sae.F();
     const bool topk_family = cfg.arch == SaeArch::TOPK || cfg.arch == SaeArch::BATCHTOPK;

@@ -4,7 +4,8 @@
 // SAELens (v6): cfg.json {architecture, d_in, d_sae, dtype, device, apply_b_dec_to_input,
 //   normalize_activations, reshape_activations, [k, rescale_acts_by_decoder_norm], metadata{...}}
 //   sae_weights.safetensors: W_enc [d_in, d_sae], b_enc [d_sae], W_dec [d_sae, d_in], b_dec [d_in],
-//   threshold [d_sae] (jumprelu); sparsity.safetensors: sparsity [d_sae] = log10 firing frequency.
+//   threshold [d_sae] (jumprelu); gated (SAELens GatedSAE): W_enc, b_gate [d_sae], r_mag [d_sae],
+//   b_mag [d_sae], W_dec, b_dec and no b_enc; sparsity.safetensors: sparsity [d_sae] = log10 firing frequency.
 // sparsify: cfg.json {k, num_latents, d_in, ...}; sae.safetensors: encoder.weight [F, d], encoder.bias [F],
 //   W_dec [F, d], b_dec [d]  (pre = (x - b_dec) encoder.weight^T + bias, top-k).
 // Gemma Scope: params.npz with W_enc [d, F], W_dec [F, d], b_enc [F], b_dec [d], threshold [F];
@@ -24,15 +25,22 @@ namespace unfold {
 void sae_save_saelens(const std::string& dir, const SaeLensExport& e) {
     UNFOLD_CHECK(e.d_in > 0 && e.d_sae > 0, "sae_save_saelens: d_in and d_sae must be > 0");
     UNFOLD_CHECK(e.W_enc && e.b_enc && e.W_dec && e.b_dec, "sae_save_saelens: W_enc, b_enc, W_dec, b_dec needed");
-    UNFOLD_CHECK(e.architecture == "standard" || e.architecture == "topk" || e.architecture == "jumprelu",
-                 "sae_save_saelens: architecture '%s' (expected standard|topk|jumprelu)", e.architecture.c_str());
+    UNFOLD_CHECK(e.architecture == "standard" || e.architecture == "topk" || e.architecture == "jumprelu" ||
+                     e.architecture == "gated",
+                 "sae_save_saelens: architecture '%s' (expected standard|topk|jumprelu|gated)", e.architecture.c_str());
     UNFOLD_CHECK(e.architecture != "jumprelu" || e.threshold, "sae_save_saelens: jumprelu needs a threshold");
+    UNFOLD_CHECK(e.architecture != "gated" || (e.r_mag && e.b_mag), "sae_save_saelens: gated needs r_mag and b_mag");
     UNFOLD_CHECK(e.architecture != "topk" || e.k > 0, "sae_save_saelens: topk needs k > 0");
     make_dirs(dir);
     const int64_t d = e.d_in, F = e.d_sae;
-    std::vector<StWriteTensor> t = {{"W_enc", {d, F}, e.W_enc}, {"b_enc", {F}, e.b_enc},
+    const bool gated = e.architecture == "gated";
+    std::vector<StWriteTensor> t = {{"W_enc", {d, F}, e.W_enc}, {gated ? "b_gate" : "b_enc", {F}, e.b_enc},
                                     {"W_dec", {F, d}, e.W_dec}, {"b_dec", {d}, e.b_dec}};
     if (e.architecture == "jumprelu") t.push_back({"threshold", {F}, e.threshold});
+    if (gated) {
+        t.push_back({"r_mag", {F}, e.r_mag});
+        t.push_back({"b_mag", {F}, e.b_mag});
+    }
     safetensors_write(path_join(dir, "sae_weights.safetensors"), t, {{"format", "pt"}});
     if (e.sparsity) safetensors_write(path_join(dir, "sparsity.safetensors"), {{"sparsity", {F}, e.sparsity}});
 
@@ -88,6 +96,11 @@ void sae_save(const std::string& dir, const Sae& sae, const float* sparsity, con
             for (int64_t i = 0; i < F; i++) th[i] = std::exp(lt[i]);
             break;
         }
+        case SaeArch::GATED:
+            e.architecture = "gated";
+            e.r_mag = sae.params.get("r_mag");
+            e.b_mag = sae.params.get("b_mag");
+            break;
     }
     e.d_in = sae.d();
     e.d_sae = F;
@@ -104,10 +117,10 @@ void sae_save(const std::string& dir, const Sae& sae, const float* sparsity, con
     sae_save_saelens(dir, e);
 }
 
-// Builds an Sae with the given tensors (W_enc given as [d, F]).
+// Builds an Sae with the given tensors (W_enc given as [d, F]; b_enc is b_gate for GATED).
 static Sae make_sae(SaeArch arch, int64_t d, int64_t F, int k, bool apply_bdec, const float* W_enc,
                     const float* b_enc, const float* W_dec, const float* b_dec, const float* threshold,
-                    const std::string& src) {
+                    const std::string& src, const float* r_mag = nullptr, const float* b_mag = nullptr) {
     SaeConfig c;
     c.arch = arch;
     c.d_in = d;
@@ -122,6 +135,10 @@ static Sae make_sae(SaeArch arch, int64_t d, int64_t F, int k, bool apply_bdec, 
     if (arch == SaeArch::JUMPRELU) {
         float* lt = s.params.get("log_threshold");
         for (int64_t i = 0; i < F; i++) lt[i] = std::log(std::max(threshold[i], 1e-30f));
+    }
+    if (arch == SaeArch::GATED) {
+        std::memcpy(s.params.get("r_mag"), r_mag, sizeof(float) * (size_t)F);
+        std::memcpy(s.params.get("b_mag"), b_mag, sizeof(float) * (size_t)F);
     }
     return s;
 }
@@ -142,8 +159,8 @@ static Sae load_saelens(const std::string& dir) {
         }
     }
     if (arch == "topk" && k == 0) k = (int)cfg.at("k", cp).as_int(cp + ": k");
-    UNFOLD_CHECK(arch == "standard" || arch == "topk" || arch == "jumprelu",
-                 "%s: architecture '%s' is not supported (expected standard|topk|jumprelu)", cp.c_str(),
+    UNFOLD_CHECK(arch == "standard" || arch == "topk" || arch == "jumprelu" || arch == "gated",
+                 "%s: architecture '%s' is not supported (expected standard|topk|jumprelu|gated)", cp.c_str(),
                  arch.c_str());
     const int64_t d = cfg.at("d_in", cp).as_int(cp + ": d_in");
     const int64_t F = cfg.at("d_sae", cp).as_int(cp + ": d_sae");
@@ -156,13 +173,26 @@ static Sae load_saelens(const std::string& dir) {
                  cp.c_str(), na && na->is_str() ? na->str.c_str() : "?");
     bool apply = cfg.get_bool("apply_b_dec_to_input", true);
     SafeTensorsReader r(path_join(dir, "sae_weights.safetensors"));
-    Tensor We = r.read_f32("W_enc", {d, F}), be = r.read_f32("b_enc", {F});
+    const bool gated = arch == "gated";
+    Tensor We = r.read_f32("W_enc", {d, F}), be = r.read_f32(gated ? "b_gate" : "b_enc", {F});
     Tensor Wd = r.read_f32("W_dec", {F, d}), bd = r.read_f32("b_dec", {d});
-    Tensor th;
+    Tensor th, rm, bm;
     if (arch == "jumprelu") th = r.read_f32("threshold", {F});
-    SaeArch a = arch == "topk" ? SaeArch::TOPK : arch == "jumprelu" ? SaeArch::JUMPRELU : SaeArch::STANDARD;
+    if (gated) {
+        rm = r.read_f32("r_mag", {F});
+        bm = r.read_f32("b_mag", {F});
+        // exp(r_mag) scales the magnitude path: a non-finite or overflowing value would poison every code
+        for (int64_t i = 0; i < F; i++)
+            UNFOLD_CHECK(std::isfinite(rm[i]) && rm[i] < 80.0f && std::isfinite(bm[i]),
+                         "%s: tensor 'r_mag'/'b_mag': latent %lld has r_mag %g, b_mag %g (expected finite, r_mag < 80)",
+                         r.path().c_str(), (long long)i, (double)rm[i], (double)bm[i]);
+    }
+    SaeArch a = arch == "topk"       ? SaeArch::TOPK
+                : arch == "jumprelu" ? SaeArch::JUMPRELU
+                : gated              ? SaeArch::GATED
+                                     : SaeArch::STANDARD;
     return make_sae(a, d, F, k, apply, We.ptr(), be.ptr(), Wd.ptr(), bd.ptr(), th.data.empty() ? nullptr : th.ptr(),
-                    dir);
+                    dir, gated ? rm.ptr() : nullptr, gated ? bm.ptr() : nullptr);
 }
 
 static Sae load_sparsify(const std::string& dir) {

@@ -48,4 +48,18 @@ void sparse_decode(const SparseCodes& c, const float* W_dec, const float* b_dec,
 void sparse_backward(const SparseCodes& c, const float* dval, const float* dout, const float* xc, int64_t d,
                      int64_t F, float* dW_dec, float* Gt, double* colsum);
 
+// ||W_dec[i]|| for every latent, into out[F] (grown as needed).
+void decoder_row_norms(const float* W_dec, int64_t F, int64_t d, std::vector<float>& out);
+// sum_b ||x_b - mean_batch(x)||^2 in double (thread-count independent).
+double batch_total_var(const float* x, int64_t B, int64_t d);
+// Column sums of M[B, F] in double, rows in order (nonzero = true counts entries != 0 instead).
+void column_sums(const float* M, int64_t B, int64_t F, double* out, bool nonzero);
+
+// Gated SAE (sae_gated.cpp). z[B, F] = xc @ W_enc without bias -> codes f = 1[z + b_gate > 0] *
+// relu(z * exp(r_mag) + b_mag), in ascending latent order.
+void gated_rows(const Sae& sae, const float* z, int64_t B, SparseCodes& out);
+// The gated training forward/backward (the contract of sae_forward_backward; sae.h has the loss).
+SaeLoss sae_gated_forward_backward(Sae& sae, const float* x, int64_t B, SaeWork& w, bool want_grad,
+                                   float coef_scale, int64_t* fire_counts);
+
 }  // namespace unfold

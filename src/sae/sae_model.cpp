@@ -18,6 +18,7 @@ const char* sae_arch_name(SaeArch a) {
         case SaeArch::TOPK: return "topk";
         case SaeArch::BATCHTOPK: return "batchtopk";
         case SaeArch::JUMPRELU: return "jumprelu";
+        case SaeArch::GATED: return "gated";
     }
     return "?";
 }
@@ -27,7 +28,8 @@ SaeArch parse_sae_arch(const std::string& s) {
     if (s == "topk") return SaeArch::TOPK;
     if (s == "batchtopk") return SaeArch::BATCHTOPK;
     if (s == "jumprelu") return SaeArch::JUMPRELU;
-    fail("unknown SAE architecture '%s' (expected standard|relu|topk|batchtopk|jumprelu)", s.c_str());
+    if (s == "gated") return SaeArch::GATED;
+    fail("unknown SAE architecture '%s' (expected standard|relu|topk|batchtopk|jumprelu|gated)", s.c_str());
 }
 
 Json SaeConfig::to_json() const {
@@ -81,6 +83,10 @@ Sae sae_init(const SaeConfig& cfg, uint64_t seed, float dec_init_norm) {
     s.params.add("W_dec", {F, d});
     s.params.add("b_dec", {d});
     if (cfg.arch == SaeArch::JUMPRELU) s.params.add("log_threshold", {F});
+    if (cfg.arch == SaeArch::GATED) {  // r_mag = b_mag = 0 (ParamSet zero-initialises): magnitude path = gate path
+        s.params.add("r_mag", {F});
+        s.params.add("b_mag", {F});
+    }
     s.params.finalize();
     float* Wd = s.W_dec();
     rng_fill_normal(Wd, (size_t)(F * d), seed, /*stream=*/0x5AE0, 0, 0.0f, 1.0f);
@@ -104,8 +110,8 @@ Sae sae_init(const SaeConfig& cfg, uint64_t seed, float dec_init_norm) {
 void sae_encode(const Sae& sae, const float* x, int64_t B, SparseCodes& out) {
     const int64_t d = sae.d(), F = sae.F();
     std::vector<float> xc((size_t)(B * d)), pre((size_t)(B * F));
-    const bool topk = sae.cfg.arch == SaeArch::TOPK;
-    sae_encoder_pre(sae, x, B, xc.data(), pre.data(), !topk);
+    const bool topk = sae.cfg.arch == SaeArch::TOPK, gated = sae.cfg.arch == SaeArch::GATED;
+    sae_encoder_pre(sae, x, B, xc.data(), pre.data(), !topk && !gated);
     out.rows = B;
     out.off.assign((size_t)B + 1, 0);
     out.idx.clear();
@@ -121,6 +127,7 @@ void sae_encode(const Sae& sae, const float* x, int64_t B, SparseCodes& out) {
             threshold_rows(pre.data(), B, F, th.data(), 0.0f, out);
             break;
         }
+        case SaeArch::GATED: gated_rows(sae, pre.data(), B, out); break;
     }
 }
 

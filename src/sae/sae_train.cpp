@@ -113,7 +113,8 @@ static void check_finite_batch(const float* x, int64_t B, int64_t d, int64_t ste
                  src.describe().c_str(), (long long)step, (long long)(i / d), (long long)(i % d));
 }
 
-// Anthropic-style resampling for ReLU+L1: each dead latent gets the direction of a high-error input.
+// Anthropic-style resampling for ReLU+L1 and Gated: each dead latent gets the direction of a high-error input
+// (Gated: b_gate = b_mag = r_mag = 0, so both paths restart as the same encoder column).
 static void resample_dead(SaeTrainState& st, const float* x, const SaeWork& w, int64_t B, const SaeTrainConfig& cfg,
                           const std::vector<uint8_t>& dead) {
     Sae& s = st.sae;
@@ -166,6 +167,11 @@ static void resample_dead(SaeTrainState& st, const float* x, const SaeWork& w, i
         reset("W_dec", i * d, 1, d);
         reset("W_enc", i, F, d);
         reset("b_enc", i, 1, 1);
+        if (s.cfg.arch == SaeArch::GATED) {
+            s.params.get("r_mag")[i] = s.params.get("b_mag")[i] = 0.0f;
+            reset("r_mag", i, 1, 1);
+            reset("b_mag", i, 1, 1);
+        }
         st.since_fired[i] = 0;
     }
 }
@@ -273,7 +279,7 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
         }
         if (sc.arch == SaeArch::BATCHTOPK)
             sae.threshold = step == 0 ? L.min_kept : 0.99f * sae.threshold + 0.01f * L.min_kept;
-        if (sc.arch == SaeArch::STANDARD && tc.resample_every > 0 && (step + 1) % tc.resample_every == 0 &&
+        if ((sc.arch == SaeArch::STANDARD || sc.arch == SaeArch::GATED) && tc.resample_every > 0 && (step + 1) % tc.resample_every == 0 &&
             step + 1 < tc.steps && n_dead > 0)
             resample_dead(st, x.data(), w, B, tc, dead);
         st.step++;

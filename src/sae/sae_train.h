@@ -3,7 +3,7 @@
 // Per step: x = next batch (NaN/Inf -> error naming the step and row) * scale; sparsity coefficient
 // warm-up; forward/backward (sae.h); unit-norm decoder: gradient projection; gradient-norm clipping;
 // Adam with the LR schedule (core Schedule); unit-norm decoder: renormalise rows; dead-latent bookkeeping
-// (AuxK mask for TopK/BatchTopK, resampling for ReLU+L1); BatchTopK threshold EMA; logging.
+// (AuxK mask for TopK/BatchTopK, resampling for ReLU+L1 and Gated); BatchTopK threshold EMA; logging.
 // Init: b_dec = geometric median (Weiszfeld) of a first sample of `batch` rows; the activation scale
 // (unit mean squared norm) is estimated from the same sample and folded back into the weights on save.
 // Checkpoint (<out>/checkpoint/state.bin, one atomic file): params, Adam moments and step, dead-latent
@@ -36,7 +36,7 @@ struct SaeTrainConfig {
     bool geometric_median = true;    // b_dec init
     float dec_init_norm = 1.0f;
     int64_t dead_tokens = 1000000;   // a latent not firing for this many tokens is dead
-    int64_t resample_every = 0;      // STANDARD: resample dead latents every N steps (0 = off)
+    int64_t resample_every = 0;      // STANDARD / GATED: resample dead latents every N steps (0 = off)
     int64_t log_every = 50;
     int64_t checkpoint_every = 500;  // 0 = only at the end
     int64_t density_tokens = 1 << 20;  // firing frequencies for sparsity.safetensors over the last tokens

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <vector>
 
 #include "core/rng.h"
@@ -301,4 +302,197 @@ TEST(SaeKernels, TopKAndBatchTopKSelectTheLargest) {
         EXPECT_EQ(mn, all[K - 1]);
         for (int64_t p = 0; p < K; p++) EXPECT_GE(c.val[p], all[K - 1]);
     }
+}
+
+// ---- Gated SAE ------------------------------------------------------------------------------------------
+namespace {
+
+// The gated loss of sae.h in double precision. The auxiliary reconstruction and the sparsity term's decoder
+// norms read W_dec / b_dec from `frozen` (the stop-gradient copy), everything else from P, so finite
+// differences over P see exactly the gradient the loss defines. Also returns its parts (mse, sparsity, aux).
+double gated_ref_loss(const Sae& s, const float* x, int64_t B, float coef_scale, const std::vector<double>& P,
+                      const std::vector<double>& frozen, double* parts = nullptr, double* min_abs_pre = nullptr) {
+    const SaeConfig& cfg = s.cfg;
+    const int64_t d = s.d(), F = s.F();
+    auto at = [&](const std::vector<double>& V, const char* name) { return V.data() + s.params.view(name).offset; };
+    const double *We = at(P, "W_enc"), *bg = at(P, "b_enc"), *Wd = at(P, "W_dec"), *bd = at(P, "b_dec");
+    const double *rm = at(P, "r_mag"), *bm = at(P, "b_mag");
+    const double *Wd0 = at(frozen, "W_dec"), *bd0 = at(frozen, "b_dec");
+    double mse = 0, sp = 0, aux = 0, mn = 1e30;
+    for (int64_t b = 0; b < B; b++) {
+        std::vector<double> xc(d), f(F), fg(F);
+        for (int64_t j = 0; j < d; j++) xc[j] = x[b * d + j] - (cfg.apply_b_dec_to_input ? bd[j] : 0.0);
+        for (int64_t i = 0; i < F; i++) {
+            double g = bg[i], m = bm[i];
+            for (int64_t j = 0; j < d; j++) {
+                g += xc[j] * We[j * F + i];
+                m += xc[j] * We[j * F + i] * std::exp(rm[i]);  // xc @ (W_enc * exp(r_mag)) + b_mag
+            }
+            fg[i] = std::max(g, 0.0);
+            f[i] = g > 0 ? std::max(m, 0.0) : 0.0;
+            mn = std::min({mn, std::fabs(g), std::fabs(m)});
+        }
+        for (int64_t i = 0; i < F; i++) {
+            double n2 = 0;
+            for (int64_t j = 0; j < d; j++) n2 += Wd0[i * d + j] * Wd0[i * d + j];
+            sp += cfg.l1_coef * coef_scale * fg[i] * std::sqrt(n2) / (double)B;
+        }
+        for (int64_t j = 0; j < d; j++) {
+            double v = bd[j], v0 = bd0[j];
+            for (int64_t i = 0; i < F; i++) {
+                v += f[i] * Wd[i * d + j];
+                v0 += fg[i] * Wd0[i * d + j];
+            }
+            mse += (x[b * d + j] - v) * (x[b * d + j] - v) / (double)B;
+            aux += (x[b * d + j] - v0) * (x[b * d + j] - v0) / (double)B;
+        }
+    }
+    if (parts) {
+        parts[0] = mse;
+        parts[1] = sp;
+        parts[2] = aux;
+    }
+    if (min_abs_pre) *min_abs_pre = mn;
+    return mse + sp + aux;
+}
+
+void check_gated(bool apply_bdec, float coef_scale, double sparse_density = 0.0) {
+    SaeConfig cfg;
+    cfg.arch = SaeArch::GATED;
+    cfg.d_in = 6;
+    cfg.d_sae = 10;
+    cfg.l1_coef = 0.3f;
+    cfg.apply_b_dec_to_input = apply_bdec;
+    Sae s = sae_init(cfg, 7, 0.8f);
+    const int64_t B = 5, d = 6, F = 10;
+    ASSERT_EQ(s.params.size(), (size_t)(2 * d * F + 3 * F + d));
+    for (int64_t i = 0; i < F; i++) {  // SAELens / paper init: r_mag = b_mag = b_gate = 0
+        EXPECT_EQ(s.params.get("r_mag")[i], 0.0f);
+        EXPECT_EQ(s.params.get("b_mag")[i], 0.0f);
+        EXPECT_EQ(s.b_enc()[i], 0.0f);
+    }
+    // perturb everything so each parameter matters (r_mag != 0: the magnitude path differs from the gate)
+    Rng rng(3, 1);
+    for (int64_t i = 0; i < F; i++) s.b_enc()[i] = 0.2f * (float)rng.normal();
+    for (int64_t i = 0; i < F; i++) s.params.get("r_mag")[i] = 0.4f * (float)rng.normal();
+    for (int64_t i = 0; i < F; i++) s.params.get("b_mag")[i] = 0.2f * (float)rng.normal();
+    for (int64_t j = 0; j < d; j++) s.b_dec()[j] = 0.1f * (float)rng.normal();
+    for (size_t i = 0; i < (size_t)(d * F); i++) s.W_enc()[i] += 0.2f * (float)rng.normal();
+    std::vector<float> x((size_t)(B * d));
+    for (auto& v : x) v = (float)rng.normal();
+
+    SaeWork w;
+    w.sparse_max_density = sparse_density;
+    s.params.zero_grad();
+    std::vector<int64_t> fires((size_t)F, 0);
+    SaeLoss L = sae_forward_backward(s, x.data(), B, w, true, coef_scale, nullptr, fires.data());
+    EXPECT_EQ(L.dense_products, sparse_density >= 1.0 ? 1 : 7);
+    std::vector<double> P(s.params.data.begin(), s.params.data.end());
+    double parts[3], mn;
+    const double l0 = gated_ref_loss(s, x.data(), B, coef_scale, P, P, parts, &mn);
+    // inputs away from the gate's (and relu's) kinks: FD steps of 1e-6 cannot cross them
+    ASSERT_GT(mn, 1e-3);
+    EXPECT_NEAR(L.loss, l0, 1e-5 * std::max(1.0, std::fabs(l0)));
+    EXPECT_NEAR(L.mse, parts[0], 1e-5 * std::max(1.0, parts[0]));
+    EXPECT_NEAR(L.sparsity, parts[1], 1e-5 * std::max(1.0, parts[1]));
+    EXPECT_NEAR(L.aux, parts[2], 1e-5 * std::max(1.0, parts[2]));
+    EXPECT_GT(L.sparsity, 0.0);
+    EXPECT_GT(L.aux, 0.0);
+    // some latents are gated off, some on with relu(pi_mag) = 0, some on
+    int64_t on = 0;
+    for (auto c : fires) on += c;
+    EXPECT_EQ((double)on / B, L.l0);
+    EXPECT_GT(L.l0, 1.0);
+    EXPECT_LT(L.l0, 9.0);
+    // the inference encoder gives the same codes as the training forward
+    SparseCodes c;
+    sae_encode(s, x.data(), B, c);
+    ASSERT_EQ(c.off[B], on);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t p = c.off[b]; p < c.off[b + 1]; p++) EXPECT_EQ(c.val[p], w.f[b * F + c.idx[p]]);
+
+    const double h = 1e-6;
+    double max_rel = 0;
+    int checked = 0, nonzero = 0;
+    for (const auto& v : s.params.views) {
+        for (size_t q = 0; q < v.numel; q++) {
+            const size_t i = v.offset + q;
+            std::vector<double> Pp = P, Pm = P;
+            Pp[i] += h;
+            Pm[i] -= h;
+            // the frozen decoder copy stays at P: the aux term's decoder does not move
+            const double fd = (gated_ref_loss(s, x.data(), B, coef_scale, Pp, P) -
+                               gated_ref_loss(s, x.data(), B, coef_scale, Pm, P)) / (2 * h);
+            const double an = s.params.grad[i];
+            const double err = std::fabs(fd - an) / std::max(1e-2, std::fabs(fd) + std::fabs(an));
+            max_rel = std::max(max_rel, err);
+            EXPECT_LT(err, 2e-3) << v.name << "[" << q << "] fd " << fd << " an " << an;
+            checked++;
+            nonzero += std::fabs(fd) > 1e-3;
+        }
+    }
+    EXPECT_EQ(checked, (int)s.params.size());
+    EXPECT_GT(nonzero, 80);
+    std::printf("gated grad (apply_b_dec %d, %s path): %d params, max rel err %.2e, L0 %.2f\n", (int)apply_bdec,
+                L.dense_products == 1 ? "sparse" : "dense", checked, max_rel, L.l0);
+    // the aux / sparsity decoder really is stop-gradient: an attached decoder would change dL/dW_dec
+    std::vector<double> Pp = P, Pm = P;
+    const size_t iw = s.params.view("W_dec").offset + 3;
+    Pp[iw] += h;
+    Pm[iw] -= h;
+    const double attached = (gated_ref_loss(s, x.data(), B, coef_scale, Pp, Pp) -
+                             gated_ref_loss(s, x.data(), B, coef_scale, Pm, Pm)) / (2 * h);
+    const double fd_frozen = (gated_ref_loss(s, x.data(), B, coef_scale, Pp, P) -
+                              gated_ref_loss(s, x.data(), B, coef_scale, Pm, P)) / (2 * h);
+    EXPECT_GT(std::fabs(attached - fd_frozen), 1e-3);
+    EXPECT_NEAR(s.params.grad[iw], fd_frozen, 2e-3 * std::max(1e-2, std::fabs(fd_frozen)));
+}
+
+}  // namespace
+
+TEST(SaeGrad, Gated) { check_gated(true, 1.0f); }
+TEST(SaeGrad, GatedNoBdecSubtractionWithCoefWarmup) { check_gated(false, 0.6f); }
+// the same loss through the sparse kernels (used once few gates are open)
+TEST(SaeGrad, GatedSparsePath) {
+    check_gated(true, 1.0f, 1.0);
+    check_gated(false, 0.6f, 1.0);
+}
+
+// Dense and sparse gated paths agree on loss, codes, firing counts and gradients (up to summation order).
+TEST(SaeGrad, GatedDenseAndSparsePathsAgree) {
+    SaeConfig cfg;
+    cfg.arch = SaeArch::GATED;
+    cfg.d_in = 24;
+    cfg.d_sae = 80;
+    cfg.l1_coef = 0.4f;
+    Sae s = sae_init(cfg, 3, 1.0f);
+    for (int64_t i = 0; i < 80; i++) s.b_enc()[i] = -0.4f;  // sparse-ish gates
+    rng_fill_normal(s.params.get("r_mag"), 80, 8, 1, 0, 0.0f, 0.3f);
+    rng_fill_normal(s.params.get("b_mag"), 80, 8, 2, 0, 0.0f, 0.2f);
+    std::vector<float> x(96 * 24);
+    rng_fill_normal(x.data(), x.size(), 8, 8, 0, 0.0f, 1.0f);
+    SaeWork wd, ws;
+    wd.sparse_max_density = 0.0;  // never sparse
+    ws.sparse_max_density = 1.0;  // always sparse
+    std::vector<int64_t> fd(80, 0), fs(80, 0);
+    s.params.zero_grad();
+    SaeLoss a = sae_forward_backward(s, x.data(), 96, wd, true, 0.7f, nullptr, fd.data());
+    std::vector<float> gd = s.params.grad;
+    s.params.zero_grad();
+    SaeLoss b = sae_forward_backward(s, x.data(), 96, ws, true, 0.7f, nullptr, fs.data());
+    EXPECT_EQ(a.dense_products, 7);
+    EXPECT_EQ(b.dense_products, 1);
+    EXPECT_NEAR(a.loss, b.loss, 1e-5 * std::fabs(a.loss));
+    EXPECT_NEAR(a.mse, b.mse, 1e-5 * std::fabs(a.mse));
+    EXPECT_NEAR(a.aux, b.aux, 1e-5 * std::fabs(a.aux));
+    EXPECT_EQ(a.sparsity, b.sparsity);
+    EXPECT_GT(a.sparsity, 0.0);
+    EXPECT_EQ(a.l0, b.l0);
+    EXPECT_GT(a.l0, 2.0);
+    EXPECT_LT(a.l0, 40.0);
+    EXPECT_EQ(fd, fs);
+    double gmax = 0;
+    for (float g : gd) gmax = std::max(gmax, (double)std::fabs(g));
+    EXPECT_GT(gmax, 1e-3);
+    for (size_t i = 0; i < gd.size(); i++) EXPECT_NEAR(gd[i], s.params.grad[i], 1e-5 + 1e-4 * std::fabs(gd[i])) << i;
 }

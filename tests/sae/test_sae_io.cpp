@@ -3,6 +3,7 @@
 // inputs rejected with clear messages, and the `unfold sae` CLI end to end (skipped without the binary).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -292,4 +293,176 @@ TEST(SaeCli, TrainEvalEncodeDecodeReport) {
     cmd = bin + " sae train --input planted:d=16 --arch nope --out " + d + "/x > " + d + "/err.txt 2>&1";
     EXPECT_NE(std::system(cmd.c_str()), 0);
     EXPECT_NE(read_file(d + "/err.txt").find("unknown SAE architecture"), std::string::npos);
+}
+
+// Gated SAE in SAELens' layout (sae_lens/saes/gated_sae.py, GatedSAE): cfg.json "architecture": "gated" and
+// exactly the tensors W_enc [d, F], b_gate [F], r_mag [F], b_mag [F], W_dec [F, d], b_dec [d] (no b_enc:
+// SAELens loads the state dict strictly). Reloading gives the same bits and the same codes.
+TEST(SaeIo, GatedSaeLensRoundTrip) {
+    for (bool apply : {true, false}) {
+        SaeConfig c;
+        c.arch = SaeArch::GATED;
+        c.d_in = 6;
+        c.d_sae = 9;
+        c.apply_b_dec_to_input = apply;
+        Sae s = sae_init(c, 5, 1.0f);
+        rng_fill_normal(s.b_enc(), 9, 1, 1, 0, 0.0f, 0.3f);
+        rng_fill_normal(s.b_dec(), 6, 1, 2, 0, 0.0f, 0.3f);
+        rng_fill_normal(s.params.get("r_mag"), 9, 1, 3, 0, 0.0f, 0.5f);
+        rng_fill_normal(s.params.get("b_mag"), 9, 1, 4, 0, 0.0f, 0.3f);
+        std::string d = tmpdir(std::string("rt_gated_") + (apply ? "1" : "0"));
+        sae_save(d, s, nullptr, Json::object());
+        Json cfg = json_load(path_join(d, "cfg.json"));
+        EXPECT_EQ(cfg["architecture"].str, "gated");
+        EXPECT_EQ(cfg["apply_b_dec_to_input"].b, apply);
+        EXPECT_EQ(cfg["metadata"]["unfold_architecture"].str, "gated");
+        EXPECT_FALSE(cfg.has("k"));
+        SafeTensorsReader w(path_join(d, "sae_weights.safetensors"));
+        std::vector<std::string> names;
+        for (const auto& e : w.entries()) names.push_back(e.name);
+        std::sort(names.begin(), names.end());
+        EXPECT_EQ(names, (std::vector<std::string>{"W_dec", "W_enc", "b_dec", "b_gate", "b_mag", "r_mag"}));
+        EXPECT_EQ(w.entry("W_enc").shape, (Shape{6, 9}));
+        EXPECT_EQ(w.entry("W_dec").shape, (Shape{9, 6}));
+        for (const char* n : {"b_gate", "r_mag", "b_mag"}) EXPECT_EQ(w.entry(n).shape, (Shape{9})) << n;
+        EXPECT_EQ(w.entry("b_dec").shape, (Shape{6}));
+        EXPECT_EQ(w.read_f32("r_mag")[2], s.params.get("r_mag")[2]);
+        EXPECT_EQ(w.read_f32("b_gate")[4], s.b_enc()[4]);
+        std::string fmt;
+        Sae r = sae_load(d, &fmt);
+        EXPECT_EQ(fmt, "saelens");
+        ASSERT_EQ(r.cfg.arch, SaeArch::GATED);
+        EXPECT_EQ(r.cfg.apply_b_dec_to_input, apply);
+        ASSERT_EQ(r.params.size(), s.params.size());
+        EXPECT_EQ(0, std::memcmp(r.params.data.data(), s.params.data.data(), s.params.size() * 4));
+        std::vector<float> x(40 * 6);
+        rng_fill_normal(x.data(), x.size(), 2, 2, 0, 0.0f, 1.0f);
+        SparseCodes c1, c2;
+        sae_encode(s, x.data(), 40, c1);
+        sae_encode(r, x.data(), 40, c2);
+        EXPECT_GT(c1.off[40], 20);   // codes are not empty ...
+        EXPECT_LT(c1.off[40], 300);  // ... and not all on: the gate closes some latents
+        EXPECT_EQ(c1.off, c2.off);
+        EXPECT_EQ(c1.idx, c2.idx);
+        ASSERT_EQ(c1.val.size(), c2.val.size());
+        EXPECT_EQ(0, std::memcmp(c1.val.data(), c2.val.data(), c1.val.size() * 4));
+        // the codes are the gated formula, computed independently in double
+        const float *We = s.W_enc(), *bg = s.b_enc(), *rm = s.params.get("r_mag"), *bm = s.params.get("b_mag");
+        for (int64_t b = 0; b < 40; b++) {
+            std::vector<double> f(9, 0.0);
+            for (int64_t p = c1.off[b]; p < c1.off[b + 1]; p++) f[c1.idx[p]] = c1.val[p];
+            for (int64_t i = 0; i < 9; i++) {
+                double z = 0;
+                for (int64_t j = 0; j < 6; j++) z += (x[b * 6 + j] - (apply ? s.b_dec()[j] : 0.0f)) * We[j * 9 + i];
+                double g = z + bg[i], m = z * std::exp((double)rm[i]) + bm[i];
+                EXPECT_NEAR(f[i], g > 0 ? std::max(m, 0.0) : 0.0, 1e-5) << b << " " << i;
+            }
+        }
+    }
+}
+
+TEST(SaeIo, GatedMissingOrBadTensorsAreRejected) {
+    SaeConfig c;
+    c.arch = SaeArch::GATED;
+    c.d_in = 4;
+    c.d_sae = 5;
+    Sae s = sae_init(c, 1, 1.0f);
+    std::string d = tmpdir("gated_bad");
+    sae_save(d, s, nullptr, Json::object());
+    const std::string wp = path_join(d, "sae_weights.safetensors");
+    std::vector<float> We(20, 0.1f), b5(5, 0.0f), Wd(20, 0.1f), b4(4, 0.0f), big(5, 0.0f);
+    // r_mag missing
+    safetensors_write(wp, {{"W_enc", {4, 5}, We.data()}, {"b_gate", {5}, b5.data()}, {"b_mag", {5}, b5.data()},
+                           {"W_dec", {5, 4}, Wd.data()}, {"b_dec", {4}, b4.data()}});
+    std::string e = error_of([&] { sae_load(d); });
+    EXPECT_NE(e.find("r_mag"), std::string::npos) << e;
+    EXPECT_NE(e.find("sae_weights.safetensors"), std::string::npos) << e;
+    // b_enc instead of b_gate (a standard SAE's tensors under a gated cfg.json)
+    safetensors_write(wp, {{"W_enc", {4, 5}, We.data()}, {"b_enc", {5}, b5.data()}, {"r_mag", {5}, b5.data()},
+                           {"b_mag", {5}, b5.data()}, {"W_dec", {5, 4}, Wd.data()}, {"b_dec", {4}, b4.data()}});
+    e = error_of([&] { sae_load(d); });
+    EXPECT_NE(e.find("b_gate"), std::string::npos) << e;
+    // r_mag of the wrong shape
+    std::vector<float> r6(6, 0.0f);
+    safetensors_write(wp, {{"W_enc", {4, 5}, We.data()}, {"b_gate", {5}, b5.data()}, {"r_mag", {6}, r6.data()},
+                           {"b_mag", {5}, b5.data()}, {"W_dec", {5, 4}, Wd.data()}, {"b_dec", {4}, b4.data()}});
+    e = error_of([&] { sae_load(d); });
+    EXPECT_NE(e.find("r_mag"), std::string::npos) << e;
+    EXPECT_NE(e.find("[6]"), std::string::npos) << e;
+    // exp(r_mag) would overflow
+    big[3] = 200.0f;
+    safetensors_write(wp, {{"W_enc", {4, 5}, We.data()}, {"b_gate", {5}, b5.data()}, {"r_mag", {5}, big.data()},
+                           {"b_mag", {5}, b5.data()}, {"W_dec", {5, 4}, Wd.data()}, {"b_dec", {4}, b4.data()}});
+    e = error_of([&] { sae_load(d); });
+    EXPECT_NE(e.find("latent 3"), std::string::npos) << e;
+    EXPECT_NE(e.find("r_mag"), std::string::npos) << e;
+}
+
+TEST(SaeCli, GatedTrainEvalEncodeDecodeReport) {
+    std::string bin = UNFOLD_BINARY;
+    if (!file_exists(bin)) GTEST_SKIP() << "unfold binary not built";
+    std::string d = tmpdir("cli_gated");
+    std::string run = path_join(d, "run");
+    const std::string data = "planted:d=16,features=32,p=0.08,seed=1";
+    std::string cmd = bin + " sae train --input " + data + " --arch gated --l1 1 --coef-warmup 50 --latents 64 "
+                      "--steps 200 --batch 256 --lr 3e-3 --eval-tokens 2048 --threads 1 --quiet --out " + run +
+                      " > " + d + "/train.txt 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(d + "/train.txt");
+    Json cfg = json_load(path_join(run, "cfg.json"));
+    EXPECT_EQ(cfg["architecture"].str, "gated");
+    SafeTensorsReader w(path_join(run, "sae_weights.safetensors"));
+    EXPECT_TRUE(w.has("b_gate") && w.has("r_mag") && w.has("b_mag") && !w.has("b_enc"));
+    Json m = json_load(path_join(run, "metrics.json"));
+    EXPECT_EQ(m["config"]["sae"]["arch"].str, "gated");
+    EXPECT_FALSE(m["config"]["sae"]["unit_norm_decoder"].b);  // auto = free decoder norms for gated
+    ASSERT_GT(m["log"].size(), 1u);
+    EXPECT_GT(m["log"].arr.back()["aux"].num, 0.0);  // the auxiliary reconstruction is logged
+    EXPECT_LT(m["eval"]["fvu"].num, 0.6);
+    EXPECT_GT(m["eval"]["l0"].num, 0.5);
+    EXPECT_LT(m["eval"]["l0"].num, 8.0);
+    EXPECT_TRUE(m["eval"].has("ground_truth"));
+    cmd = bin + " sae eval " + run + " --input " + data + " --tokens 2048 --threads 1 --out " + d +
+          "/eval.json > /dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    Json ev = json_load(d + "/eval.json");
+    EXPECT_EQ(ev["format"].str, "saelens");
+    EXPECT_EQ(ev["architecture"].str, "gated");
+    EXPECT_NEAR(ev["l0"].num, m["eval"]["l0"].num, 0.5);
+    std::vector<float> x(20 * 16);
+    rng_fill_uniform(x.data(), x.size(), 3, 3, 0, 0.0f, 1.0f);
+    npy_save(d + "/acts.npy", {20, 16}, x.data());
+    cmd = bin + " sae encode " + run + " --input " + d + "/acts.npy --out " + d + "/codes --quiet > /dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    cmd = bin + " sae decode " + run + " --codes " + d + "/codes --out " + d + "/recon.npy > /dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    Sae s = sae_load(run);
+    ASSERT_EQ(s.cfg.arch, SaeArch::GATED);
+    SparseCodes c;
+    std::vector<float> xh(x.size());
+    sae_encode(s, x.data(), 20, c);
+    sae_decode(s, c, xh.data());
+    EXPECT_GT(c.off[20], 0);
+    std::vector<int64_t> I = npy_load_int(d + "/codes/indices.npy");
+    Tensor V = npy_load(d + "/codes/values.npy");
+    ASSERT_EQ(V.dim(0), 20);
+    const int64_t K = V.dim(1);
+    for (int64_t b = 0; b < 20; b++) {
+        int64_t n = 0;
+        for (int64_t q = 0; q < K; q++)
+            if (I[b * K + q] >= 0) {
+                const int64_t p = c.off[b] + n++;
+                ASSERT_LT(p, c.off[b + 1]);
+                EXPECT_EQ(I[b * K + q], c.idx[p]);
+                EXPECT_EQ(V[b * K + q], c.val[p]);
+            }
+        EXPECT_EQ(n, c.off[b + 1] - c.off[b]);
+    }
+    Tensor rec = npy_load(d + "/recon.npy");
+    ASSERT_EQ(rec.shape, (Shape{20, 16}));
+    for (size_t i = 0; i < xh.size(); i++) EXPECT_NEAR(rec[i], xh[i], 1e-5);
+    cmd = bin + " sae report " + run + " --input " + data + " --tokens 2048 > /dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    std::string html = read_file(path_join(run, "report.html"));
+    EXPECT_NE(html.find("gated"), std::string::npos);
+    EXPECT_NE(html.find("Learned vs true features"), std::string::npos);
 }

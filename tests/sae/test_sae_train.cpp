@@ -156,15 +156,47 @@ TEST(SaeTrain, ReluL1AndJumpReluLearn) {
     }
 }
 
+// Gated SAE (free-norm decoder, L1 on the gate weighted by decoder norms, coefficient warm-up). Over planted
+// seeds 1, 2, 4, 9, 11, 12 this recipe gave MMCS 0.948-0.968, recovered 0.82-0.91, L0 2.6-2.8 (true 4: the
+// gate's L1 trades L0 for FVU ~0.33) and shrinkage 1.005-1.022: the magnitude path is not shrunk. (Measured
+// with the dense path only; with the sparse path switching in, seed 9 gives MMCS 0.9559 both ways.)
+TEST(SaeTrain, GatedRecoversPlantedDictionaryWithoutShrinkage) {
+    PlantedTestSource src(small_planted(9));
+    SaeTrainConfig c = small_cfg(SaeArch::GATED);
+    c.sae.unit_norm_decoder = false;
+    c.sae.l1_coef = 1.0f;
+    c.coef_warmup_steps = 100;
+    SaeTrainOptions o;
+    o.quiet = true;
+    SaeTrainResult r = sae_train(c, src, o);
+    Json m = eval_on(r.sae, 9);
+    std::printf("gated: fvu %g l0 %g mmcs %g recovered %g shrinkage %g\n", m["fvu"].num, m["l0"].num,
+                m["ground_truth"]["mmcs"].num, m["ground_truth"]["frac_recovered"].num, m["shrinkage"].num);
+    EXPECT_GE(m["ground_truth"]["mmcs"].num, 0.92);
+    EXPECT_GE(m["ground_truth"]["frac_recovered"].num, 0.75);
+    EXPECT_LT(m["fvu"].num, 0.45);
+    EXPECT_GT(m["l0"].num, 1.5);
+    EXPECT_LT(m["l0"].num, 6.0);
+    EXPECT_NEAR(m["shrinkage"].num, 1.0, 0.05);
+    // r_mag / b_mag were trained (they start at 0) and the losses went down
+    const float* rm = r.sae.params.get("r_mag");
+    double rabs = 0;
+    for (int64_t i = 0; i < r.sae.F(); i++) rabs += std::fabs(rm[i]);
+    EXPECT_GT(rabs / r.sae.F(), 1e-3);
+    ASSERT_GE(r.log.size(), 2u);
+    EXPECT_LT(r.log.arr.back()["aux"].num, 0.8 * r.log.arr.front()["aux"].num);
+    EXPECT_LT(r.log.arr.back()["l0"].num, 0.8 * r.log.arr.front()["l0"].num);
+}
+
 TEST(SaeTrain, ExactResumeIsBitIdentical) {
-    for (SaeArch a : {SaeArch::TOPK, SaeArch::STANDARD}) {
+    for (SaeArch a : {SaeArch::TOPK, SaeArch::STANDARD, SaeArch::GATED}) {
         SaeTrainConfig c = small_cfg(a);
         c.steps = 60;
         c.batch = 256;
         c.log_every = 10;
         c.checkpoint_every = 25;
         c.dead_tokens = 2000;  // dead latents appear: AuxK / resampling state must resume too
-        c.resample_every = a == SaeArch::STANDARD ? 20 : 0;
+        c.resample_every = a == SaeArch::STANDARD || a == SaeArch::GATED ? 20 : 0;
         c.normalize = true;
         c.warmup_steps = 10;
         c.decay = "cosine";
@@ -265,6 +297,36 @@ TEST(SaeTrain, NormalizationIsFoldedIntoTheWeights) {
     EXPECT_LT(m["fvu"].num, 0.3);
     EXPECT_GT(m["shrinkage"].num, 0.8);
     EXPECT_LT(m["shrinkage"].num, 1.2);
+}
+
+// Folding the input scale into a gated SAE: the folded SAE on raw x gives the codes the unfolded one gives on
+// x * s (the gate and magnitude paths keep their biases and r_mag) and reconstructions divided by s.
+TEST(SaeTrain, GatedInputScaleFold) {
+    SaeConfig c;
+    c.arch = SaeArch::GATED;
+    c.d_in = 8;
+    c.d_sae = 20;
+    Sae s = sae_init(c, 4, 1.0f);
+    rng_fill_normal(s.b_enc(), 20, 2, 1, 0, 0.0f, 0.2f);
+    rng_fill_normal(s.b_dec(), 8, 2, 2, 0, 0.0f, 0.5f);
+    rng_fill_normal(s.params.get("r_mag"), 20, 2, 3, 0, 0.0f, 0.3f);
+    rng_fill_normal(s.params.get("b_mag"), 20, 2, 4, 0, 0.0f, 0.2f);
+    const float scale = 0.25f;
+    std::vector<float> x(16 * 8), xs(16 * 8), h1(16 * 8), h2(16 * 8);
+    rng_fill_normal(x.data(), x.size(), 2, 5, 0, 0.0f, 4.0f);
+    for (size_t i = 0; i < x.size(); i++) xs[i] = x[i] * scale;
+    SparseCodes c1, c2;
+    sae_encode(s, xs.data(), 16, c1);
+    sae_decode(s, c1, h1.data());
+    Sae t = s;
+    sae_fold_input_scale(t, scale);
+    sae_encode(t, x.data(), 16, c2);
+    sae_decode(t, c2, h2.data());
+    ASSERT_GT(c1.off[16], 10);
+    EXPECT_EQ(c1.idx, c2.idx);
+    ASSERT_EQ(c1.val.size(), c2.val.size());
+    for (size_t i = 0; i < c1.val.size(); i++) EXPECT_NEAR(c1.val[i], c2.val[i], 1e-5 * (1 + std::fabs(c1.val[i])));
+    for (size_t i = 0; i < h1.size(); i++) EXPECT_NEAR(h1[i] / scale, h2[i], 1e-4 * (1 + std::fabs(h2[i])));
 }
 
 TEST(SaeTrain, GeometricMedianIgnoresOutliers) {

@@ -8,7 +8,8 @@ and dtypes are validated by SAELens), then encode/decode inputs with SAELens and
 re-implementation of unfold's formulas from the same safetensors, and report the largest difference.
 With --unfold, the same inputs also go through unfold's own CLI (`unfold sae encode` then `unfold sae decode`)
 and its codes and reconstructions are compared with SAELens' as well.
-Inputs: 64 Gaussian rows, plus the first 64 rows of --inputs (a .npy [N, d_in]) when given.
+Architectures: standard, topk, jumprelu (also unfold's batchtopk) and gated (SAELens GatedSAE: b_gate, r_mag,
+b_mag instead of b_enc). Inputs: 64 Gaussian rows, plus the first 64 rows of --inputs (a .npy [N, d_in]) when given.
 Not part of the test suite (needs `pip install sae-lens`). Where SAELens' optional training dependencies
 (datasets/pyarrow) cannot be imported, they are replaced by empty stand-in modules: loading an SAE from
 disk does not use them.
@@ -98,8 +99,17 @@ for run in args.runs:
         xh = sae.decode(torch.from_numpy(f)).numpy()
     # numpy re-implementation of unfold's inference formulas
     xc = x - w["b_dec"] if cfg["apply_b_dec_to_input"] else x
-    pre = xc @ w["W_enc"] + w["b_enc"]
-    if cfg["architecture"] == "topk":
+    if cfg["architecture"] == "gated":
+        # f = 1[xc W_enc + b_gate > 0] * relu(xc (W_enc * exp(r_mag)) + b_mag)
+        z = xc @ w["W_enc"]
+        gate = z + w["b_gate"]
+        mag = z * np.exp(w["r_mag"]) + w["b_mag"]
+        ref = np.where(gate > 0, np.maximum(mag, 0), 0)
+    else:
+        pre = xc @ w["W_enc"] + w["b_enc"]
+    if cfg["architecture"] == "gated":
+        pass
+    elif cfg["architecture"] == "topk":
         ref = np.zeros_like(pre)
         idx = np.argsort(-pre, axis=1)[:, : cfg["k"]]
         np.put_along_axis(ref, idx, np.maximum(np.take_along_axis(pre, idx, 1), 0), 1)
