@@ -187,6 +187,25 @@ static Sae load_saelens(const std::string& dir) {
                          "%s: tensor 'r_mag'/'b_mag': latent %lld has r_mag %g, b_mag %g (expected finite, r_mag < 80)",
                          r.path().c_str(), (long long)i, (double)rm[i], (double)bm[i]);
     }
+    if (cfg.get_bool("rescale_acts_by_decoder_norm", false)) {
+        // SAELens TopK option: select and scale codes by pre_i * ||W_dec_i||, decode with codes / ||W_dec_i||.
+        // Folding the norms (SAELens' fold_W_dec_norm) gives the same codes and reconstructions with unit rows.
+        UNFOLD_CHECK(arch == "topk", "%s: rescale_acts_by_decoder_norm is only defined for topk (architecture '%s')",
+                     cp.c_str(), arch.c_str());
+        for (int64_t i = 0; i < F; i++) {
+            double n2 = 0;
+            for (int64_t j = 0; j < d; j++) n2 += (double)Wd[i * d + j] * Wd[i * d + j];
+            const float n = (float)std::sqrt(n2);
+            UNFOLD_CHECK(n > 0.0f && std::isfinite(n),
+                         "%s: tensor 'W_dec': row %lld has norm %g (rescale_acts_by_decoder_norm needs > 0)",
+                         r.path().c_str(), (long long)i, (double)n);
+            for (int64_t j = 0; j < d; j++) {
+                We[j * F + i] *= n;
+                Wd[i * d + j] /= n;
+            }
+            be[i] *= n;
+        }
+    }
     SaeArch a = arch == "topk"       ? SaeArch::TOPK
                 : arch == "jumprelu" ? SaeArch::JUMPRELU
                 : gated              ? SaeArch::GATED
