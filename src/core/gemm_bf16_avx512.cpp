@@ -4,9 +4,10 @@
 // program is emitted with AVX-512 instructions); gemm_bf16.cpp calls it after checking the CPU at run time.
 // Per k-pair: two 64-byte loads of the weight panel, twelve 4-byte broadcasts of the activation pairs and
 // 24 VDPBF16PS, each 16 lanes x 2 multiply-adds.
-#include <immintrin.h>
-
 #include "core/gemm_bf16_kernel.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
 
 namespace unfold::bf16k {
 
@@ -71,3 +72,18 @@ UNFOLD_AVX512_BF16 void kernel_avx512(const uint32_t* A, const uint16_t* B, int6
 }
 
 }  // namespace unfold::bf16k
+
+#else  // other CPUs: only the portable kernel exists
+
+namespace unfold::bf16k {
+
+bool cpu_has_avx512_bf16() { return false; }
+
+void kernel_avx512(const uint32_t* A, const uint16_t* B, int64_t kpairs, float* C, int64_t ldc, int rows, int cols,
+                   const float* bias) {
+    kernel_portable(A, B, kpairs, C, ldc, rows, cols, bias);  // never selected (cpu_has_avx512_bf16 is false)
+}
+
+}  // namespace unfold::bf16k
+
+#endif
