@@ -1,7 +1,9 @@
-// checkpoint_hf.cpp: Hugging Face-layout checkpoints (config.json + model.safetensors) for GPT-2 and Llama,
-// plus the format-detecting lm_load. Our own trained models are written in the same layout.
+// checkpoint_hf.cpp: Hugging Face-layout checkpoints (config.json + model.safetensors, or shards listed by
+// model.safetensors.index.json) for GPT-2 and Llama, plus the format-detecting lm_load. Our own trained models are written in the same layout.
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <memory>
 
 #include "core/error.h"
 #include "io/fileio.h"
@@ -52,35 +54,91 @@ static bool ignorable(const std::string& name, const LmConfig& c) {
     return false;
 }
 
+// The tensors of a checkpoint: one model.safetensors, or the shards a model.safetensors.index.json lists
+// ({"weight_map": {tensor name: shard file}}, how Hugging Face stores large models).
+struct HfTensors {
+    std::string where;  // for messages: the file or the index
+    std::vector<std::unique_ptr<SafeTensorsReader>> files;
+    std::map<std::string, const SafeTensorsReader*> by_name;
+
+    void add_file(const std::string& path) {
+        files.push_back(std::make_unique<SafeTensorsReader>(path));
+        for (const StEntry& e : files.back()->entries()) by_name[e.name] = files.back().get();
+    }
+    static HfTensors open_index(const std::string& dir, const std::string& index_path) {
+        HfTensors t;
+        t.where = index_path;
+        Json ix = json_load(index_path);
+        const Json* wm = ix.is_obj() ? ix.find("weight_map") : nullptr;
+        UNFOLD_CHECK(wm && wm->is_obj() && wm->size() > 0, "%s: field 'weight_map': expected a non-empty object",
+                     index_path.c_str());
+        std::map<std::string, const SafeTensorsReader*> opened;
+        for (const auto& [name, file] : wm->obj) {
+            UNFOLD_CHECK(file.is_str() && !file.str.empty() && file.str.find('/') == std::string::npos &&
+                             file.str.find("..") == std::string::npos,
+                         "%s: weight_map['%s']: expected a file name in the same folder", index_path.c_str(),
+                         name.c_str());
+            auto it = opened.find(file.str);
+            if (it == opened.end()) {
+                const std::string fp = path_join(dir, file.str);
+                UNFOLD_CHECK(file_exists(fp), "%s: weight_map['%s'] names %s, which does not exist",
+                             index_path.c_str(), name.c_str(), fp.c_str());
+                t.files.push_back(std::make_unique<SafeTensorsReader>(fp));
+                it = opened.emplace(file.str, t.files.back().get()).first;
+            }
+            UNFOLD_CHECK(it->second->has(name), "%s: weight_map['%s'] names %s, which has no such tensor",
+                         index_path.c_str(), name.c_str(), it->second->path().c_str());
+            t.by_name[name] = it->second;
+        }
+        // every tensor of every shard must be in the map (a stale index would load the wrong weights)
+        for (const auto& f : t.files)
+            for (const StEntry& e : f->entries())
+                UNFOLD_CHECK(t.by_name.count(e.name) && t.by_name[e.name] == f.get(),
+                             "%s: %s holds tensor '%s', which weight_map does not assign to it", index_path.c_str(),
+                             f->path().c_str(), e.name.c_str());
+        return t;
+    }
+    bool has(const std::string& name) const { return by_name.count(name) > 0; }
+};
+
 void lm_load_hf(LmModel& m, const std::string& path) {
-    std::string st_path = path, cfg_path;
+    std::string cfg_path;
+    HfTensors st;
     if (is_directory(path)) {
-        st_path = path_join(path, "model.safetensors");
         cfg_path = path_join(path, "config.json");
+        const std::string single = path_join(path, "model.safetensors"),
+                          index = path_join(path, "model.safetensors.index.json");
+        if (file_exists(single)) {
+            st.where = single;
+            st.add_file(single);
+        } else {
+            UNFOLD_CHECK(file_exists(index), "%s: no model.safetensors or model.safetensors.index.json",
+                         path.c_str());
+            st = HfTensors::open_index(path, index);
+        }
     } else {
         cfg_path = path_join(dir_of(path), "config.json");
+        st.where = path;
+        st.add_file(path);
     }
     UNFOLD_CHECK(file_exists(cfg_path), "%s: no config.json beside the weights (expected %s)", path.c_str(),
                  cfg_path.c_str());
-    UNFOLD_CHECK(file_exists(st_path), "%s: no model.safetensors (expected %s)", path.c_str(), st_path.c_str());
     LmConfig cfg = lm_config_from_hf_json(json_load(cfg_path), cfg_path);
-    SafeTensorsReader r(st_path);
     // GPT-2 checkpoints may prefix every name with "transformer."
     std::string prefix;
-    if (cfg.arch == LmArch::GPT2 && !r.has("wte.weight") && r.has("transformer.wte.weight")) prefix = "transformer.";
+    if (cfg.arch == LmArch::GPT2 && !st.has("wte.weight") && st.has("transformer.wte.weight")) prefix = "transformer.";
     lm_build(m, cfg);
-    std::vector<std::vector<float>> dummy;
     for (const ParamView& v : m.params.views) {
         std::string name = prefix + v.name;
-        UNFOLD_CHECK(r.has(name), "%s: missing tensor '%s' (expected shape %s for %s)", st_path.c_str(), name.c_str(),
-                     shape_str(v.shape).c_str(), cfg.describe().c_str());
-        Tensor t = r.read_f32(name, v.shape);
+        UNFOLD_CHECK(st.has(name), "%s: missing tensor '%s' (expected shape %s for %s)", st.where.c_str(),
+                     name.c_str(), shape_str(v.shape).c_str(), cfg.describe().c_str());
+        Tensor t = st.by_name.at(name)->read_f32(name, v.shape);
         std::memcpy(m.params.data.data() + v.offset, t.ptr(), v.numel * sizeof(float));
     }
-    for (const StEntry& e : r.entries()) {
-        std::string n = e.name.compare(0, prefix.size(), prefix) == 0 ? e.name.substr(prefix.size()) : e.name;
-        UNFOLD_CHECK(m.params.has(n) || ignorable(n, cfg), "%s: unexpected tensor '%s' for %s", st_path.c_str(),
-                     e.name.c_str(), cfg.describe().c_str());
+    for (const auto& [full, file] : st.by_name) {
+        std::string n = full.compare(0, prefix.size(), prefix) == 0 ? full.substr(prefix.size()) : full;
+        UNFOLD_CHECK(m.params.has(n) || ignorable(n, cfg), "%s: unexpected tensor '%s' for %s", file->path().c_str(),
+                     full.c_str(), cfg.describe().c_str());
     }
     if (cfg.arch == LmArch::LLAMA)
         for (auto& L : m.layers) {

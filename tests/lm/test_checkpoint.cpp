@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 
 #include <cmath>
 #include <cstring>
@@ -204,4 +205,99 @@ TEST(Checkpoint, SaveLoadRoundTripsBothFamilies) {
             for (int j = 0; j < 24; j++) EXPECT_EQ(q[1 * 24 + j], mine[2 * 24 + j]);
         }
     }
+}
+
+// Splits a saved model.safetensors into two shard files plus model.safetensors.index.json (Hugging Face's
+// layout for large models). `edit` may change the index before it is written.
+static std::string shard_copy(const std::string& src_dir, const std::string& name,
+                              const std::function<void(Json&)>& edit = nullptr) {
+    std::string dir = tmp(name);
+    make_dirs(dir);
+    write_file_atomic(path_join(dir, "config.json"), read_file(path_join(src_dir, "config.json")));
+    SafeTensorsReader r(path_join(src_dir, "model.safetensors"));
+    std::vector<Tensor> data;
+    std::vector<StWriteTensor> part[2];
+    data.reserve(r.entries().size());
+    Json wm = Json::object();
+    size_t i = 0;
+    for (const StEntry& e : r.entries()) {
+        data.push_back(r.read_f32(e.name));
+        const int s = (int)(i++ % 2);
+        part[s].push_back({e.name, e.shape, data.back().ptr(), DType::F32});
+        wm[e.name] = Json(std::string(s == 0 ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors"));
+    }
+    safetensors_write(path_join(dir, "model-00001-of-00002.safetensors"), part[0]);
+    safetensors_write(path_join(dir, "model-00002-of-00002.safetensors"), part[1]);
+    Json ix = Json::object();
+    ix["metadata"] = Json::object();
+    ix["weight_map"] = wm;
+    if (edit) edit(ix);
+    json_save(path_join(dir, "model.safetensors.index.json"), ix);
+    return dir;
+}
+
+TEST(Checkpoint, ShardedCheckpointsLoadLikeOneFile) {
+    // both families (Llama exercises the q/k row permutation on tensors read from a shard)
+    for (LmArch arch : {LmArch::GPT2, LmArch::LLAMA}) {
+        LmConfig c;
+        c.arch = arch;
+        c.vocab = 40;
+        c.d_model = 16;
+        c.n_layers = 2;
+        c.n_heads = 4;
+        c.n_kv_heads = arch == LmArch::LLAMA ? 2 : 4;
+        c.d_mlp = 24;
+        c.n_ctx = 8;
+        c.tied = arch == LmArch::GPT2;
+        LmModel m;
+        lm_build(m, c);
+        lm_init_random(m, 5);
+        std::string one = tmp(std::string("one_") + arch_name(arch));
+        lm_save_hf(m, one);
+        std::string sharded = shard_copy(one, std::string("sharded_") + arch_name(arch));
+        LmModel a, b;
+        lm_load(a, one);
+        lm_load(b, sharded);
+        EXPECT_EQ(a.params.data, b.params.data) << arch_name(arch);
+        EXPECT_EQ(b.params.data, m.params.data) << arch_name(arch);
+    }
+}
+
+TEST(Checkpoint, ShardIndexErrorsNameTheProblem) {
+    std::string base = tmp("shard_base");
+    {
+        LmModel m;
+        lm_load(m, kGpt2);
+        lm_save_hf(m, base);
+    }
+    expect_reject(shard_copy(base, "ix_missing_file",
+                             [](Json& ix) { ix["weight_map"]["wte.weight"] = Json(std::string("nope.safetensors")); }),
+                  "weight_map['wte.weight'] names");
+    expect_reject(shard_copy(base, "ix_path", [](Json& ix) {
+                      ix["weight_map"]["wte.weight"] = Json(std::string("../model-00001-of-00002.safetensors"));
+                  }),
+                  "expected a file name in the same folder");
+    expect_reject(shard_copy(base, "ix_wrong_shard",
+                             [](Json& ix) {
+                                 // wte sits in shard 1; claim it is in shard 2
+                                 const std::string& f = ix["weight_map"]["wte.weight"].str;
+                                 ix["weight_map"]["wte.weight"] = Json(std::string(
+                                     f == "model-00001-of-00002.safetensors" ? "model-00002-of-00002.safetensors"
+                                                                             : "model-00001-of-00002.safetensors"));
+                             }),
+                  "which has no such tensor");
+    expect_reject(shard_copy(base, "ix_stale",
+                             [](Json& ix) {
+                                 Json wm = Json::object();
+                                 for (auto& [k, v] : ix["weight_map"].obj)
+                                     if (k != "ln_f.bias") wm[k] = v;
+                                 ix["weight_map"] = wm;
+                             }),
+                  "which weight_map does not assign to it");
+    expect_reject(shard_copy(base, "ix_empty", [](Json& ix) { ix["weight_map"] = Json::object(); }),
+                  "field 'weight_map': expected a non-empty object");
+    std::string none = tmp("no_weights");
+    make_dirs(none);
+    write_file_atomic(path_join(none, "config.json"), read_file(path_join(base, "config.json")));
+    expect_reject(none, "no model.safetensors or model.safetensors.index.json");
 }
