@@ -49,7 +49,8 @@ static int sae_train_cmd(int argc, char** argv) {
         "unfold sae train --input data/planted --arch topk --k 16 --latents 2048 --steps 3000 --batch 4096 "
         "--out runs/sae1\n  unfold sae train --from-toy runs/toy1 --instance 3 --arch relu --latents 64 --out runs/sae2"
         "\n"
-        "  unfold sae train --input data/planted --arch gated --l1 1 --coef-warmup 200 --latents 2048 --out runs/sae3",
+        "  unfold sae train --input planted:d=64,features=256,p=0.02,seed=3 --arch gated --l1 1 --coef-warmup 100 \\\n"
+        "      --latents 512 --steps 1500 --batch 1024 --lr 3e-3 --out runs/sae3",
         with_source({
             {"arch", "topk", "standard (relu + L1) | relu | topk | batchtopk | jumprelu | gated"},
             {"latents", "2048", "number of latents F (d_sae)"},
