@@ -20,10 +20,6 @@
 
 namespace unfold {
 
-static void grow(std::vector<float>& v, size_t n) {
-    if (v.size() < n) v.resize(n);
-}
-
 // ||W_dec[i]|| for every latent (the weights of the L1 penalty), into out[F] (grown as needed)
 void decoder_row_norms(const float* W_dec, int64_t F, int64_t d, std::vector<float>& out) {
     grow(out, (size_t)F);
@@ -77,6 +73,45 @@ void column_sums(const float* M, int64_t B, int64_t F, double* out, bool nonzero
                 for (int64_t q = 0; q < n; q++) acc[q] += r[q];
         }
         for (int64_t q = 0; q < n; q++) out[i0 + q] = acc[q];
+    }
+}
+
+void decode_dense(const float* A, const float* W_dec, const float* b_dec, int64_t B, int64_t F, int64_t d, float* out) {
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < d; j++) out[b * d + j] = b_dec[j];
+    matmul(out, A, W_dec, B, F, d, 1.0f);
+}
+
+double residual_sq(const float* x, const float* y, float* out, int64_t B, int64_t d) {
+    std::vector<double> rs((size_t)B);
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < B; b++) {
+        double s = 0;
+        for (int64_t j = 0; j < d; j++) {
+            float e = x[b * d + j] - y[b * d + j];
+            out[b * d + j] = e;
+            s += (double)e * e;
+        }
+        rs[b] = s;
+    }
+    double t = 0;
+    for (double v : rs) t += v;
+    return t;
+}
+
+void add_column_sums(const float* M, int64_t B, int64_t n, float* g) {
+    std::vector<double> cs((size_t)n);
+    column_sums(M, B, n, cs.data(), false);
+    for (int64_t j = 0; j < n; j++) g[j] += (float)cs[j];
+}
+
+void bdec_grad_from_encoder(const float* W_enc, const double* colsum, int64_t d, int64_t F, float* g_bd) {
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < d; j++) {
+        double s = 0;
+        for (int64_t i = 0; i < F; i++) s += (double)W_enc[j * F + i] * colsum[i];
+        g_bd[j] -= (float)s;
     }
 }
 
@@ -229,29 +264,12 @@ SaeLoss sae_forward_backward(Sae& sae, const float* x, int64_t B, SaeWork& w, bo
             if (fire_counts)
                 for (int64_t i = 0; i < F; i++) fire_counts[i] += (int64_t)cnt[i];
         }
-        float* xh = w.xhat.data();
-        const float* bd = sae.b_dec();
-#pragma omp parallel for schedule(static)
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t j = 0; j < d; j++) xh[b * d + j] = bd[j];
-        matmul(xh, f, W_dec, B, F, d, 1.0f);
+        decode_dense(f, W_dec, sae.b_dec(), B, F, d, w.xhat.data());
     }
 
     // ---- reconstruction loss
-    std::vector<double> row_sq((size_t)B);
     float* r = w.dxhat.data();  // holds x - xhat for now
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < B; b++) {
-        double s = 0;
-        for (int64_t j = 0; j < d; j++) {
-            float e = x[b * d + j] - w.xhat[b * d + j];
-            r[b * d + j] = e;
-            s += (double)e * e;
-        }
-        row_sq[b] = s;
-    }
-    double sse = 0;
-    for (double s : row_sq) sse += s;
+    const double sse = residual_sq(x, w.xhat.data(), r, B, d);
     L.mse = sse / (double)B;
     double tv = batch_total_var(x, B, d);
     L.fvu = tv > 0 ? sse / tv : 0.0;
@@ -272,19 +290,7 @@ SaeLoss sae_forward_backward(Sae& sae, const float* x, int64_t B, SaeWork& w, bo
         topk_rows_masked(w.pre.data(), B, F, kaux, dead, w.aux);
         ehat_res.resize((size_t)(B * d));
         sparse_decode(w.aux, W_dec, nullptr, d, ehat_res.data());
-        std::vector<double> rs((size_t)B);
-#pragma omp parallel for schedule(static)
-        for (int64_t b = 0; b < B; b++) {
-            double s = 0;
-            for (int64_t j = 0; j < d; j++) {
-                float e = r[b * d + j] - ehat_res[b * d + j];
-                ehat_res[b * d + j] = e;
-                s += (double)e * e;
-            }
-            rs[b] = s;
-        }
-        double s = 0;
-        for (double v : rs) s += v;
+        const double s = residual_sq(r, ehat_res.data(), ehat_res.data(), B, d);  // e - ehat
         L.aux = (double)cfg.aux_coef * s / (double)B;
     }
     L.loss = L.mse + L.sparsity + L.aux;
@@ -300,11 +306,7 @@ SaeLoss sae_forward_backward(Sae& sae, const float* x, int64_t B, SaeWork& w, bo
     float* dxh = w.dxhat.data();
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < B * d; i++) dxh[i] *= inv2B;  // d mse / d xhat = -2 (x - xhat) / B
-    {
-        std::vector<double> cs((size_t)d);
-        column_sums(dxh, B, d, cs.data(), false);
-        for (int64_t j = 0; j < d; j++) g_bd[j] += (float)cs[j];
-    }
+    add_column_sums(dxh, B, d, g_bd);
     std::vector<double> colsum((size_t)F, 0.0);  // sum over rows of d pre
 
     if (sparse) {
@@ -405,16 +407,7 @@ SaeLoss sae_forward_backward(Sae& sae, const float* x, int64_t B, SaeWork& w, bo
         column_sums(dpre, B, F, colsum.data(), false);
     }
     for (int64_t i = 0; i < F; i++) g_be[i] += (float)colsum[i];
-    if (cfg.apply_b_dec_to_input) {
-        // xc = x - b_dec: d b_dec -= W_enc @ colsum(dpre)
-        const float* We = sae.W_enc();
-#pragma omp parallel for schedule(static)
-        for (int64_t j = 0; j < d; j++) {
-            double s = 0;
-            for (int64_t i = 0; i < F; i++) s += (double)We[j * F + i] * colsum[i];
-            g_bd[j] -= (float)s;
-        }
-    }
+    if (cfg.apply_b_dec_to_input) bdec_grad_from_encoder(sae.W_enc(), colsum.data(), d, F, g_bd);
     return L;
 }
 

@@ -44,10 +44,6 @@
 
 namespace unfold {
 
-static void grow(std::vector<float>& v, size_t n) {
-    if (v.size() < n) v.resize(n);
-}
-
 // One latent: gate activation relu(pi_gate) and code f, from z = (xc @ W_enc)_i. Shared by training and
 // inference so both compute the same floats.
 static inline void gated_unit(float z, float bg, float e, float bm, float& fg, float& f) {
@@ -98,33 +94,6 @@ void gated_rows(const Sae& sae, const float* z, int64_t B, SparseCodes& out) {
             }
         }
     }
-}
-
-// out[b, :] = b_dec + A[b, :] @ W_dec         A: [B, F], out: [B, d]
-static void decode_dense(const float* A, const float* W_dec, const float* b_dec, int64_t B, int64_t F, int64_t d,
-                         float* out) {
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t j = 0; j < d; j++) out[b * d + j] = b_dec[j];
-    matmul(out, A, W_dec, B, F, d, 1.0f);
-}
-
-// r = x - xhat in place of xhat; returns sum of squares (double, rows in order).
-static double residual_in_place(const float* x, float* xh, int64_t B, int64_t d) {
-    std::vector<double> rs((size_t)B);
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < B; b++) {
-        double s = 0;
-        for (int64_t j = 0; j < d; j++) {
-            float e = x[b * d + j] - xh[b * d + j];
-            xh[b * d + j] = e;
-            s += (double)e * e;
-        }
-        rs[b] = s;
-    }
-    double t = 0;
-    for (double v : rs) t += v;
-    return t;
 }
 
 SaeLoss sae_gated_forward_backward(Sae& sae, const float* x, int64_t B, SaeWork& w, bool want_grad,
@@ -212,13 +181,12 @@ SaeLoss sae_gated_forward_backward(Sae& sae, const float* x, int64_t B, SaeWork&
         decode_dense(f, W_dec, sae.b_dec(), B, F, d, w.xhat.data());
         decode_dense(fg, W_dec, sae.b_dec(), B, F, d, w.xhat_gate.data());
     }
-    std::memcpy(w.dxhat.data(), w.xhat.data(), sizeof(float) * (size_t)(B * d));
-    const double sse = residual_in_place(x, w.dxhat.data(), B, d);  // dxhat holds x - xhat for now
+    const double sse = residual_sq(x, w.xhat.data(), w.dxhat.data(), B, d);  // dxhat holds x - xhat for now
     L.mse = sse / (double)B;
     const double tv = batch_total_var(x, B, d);
     L.fvu = tv > 0 ? sse / tv : 0.0;
     float* rg = w.xhat_gate.data();  // from here: x - xhat_gate (then its gradient)
-    L.aux = residual_in_place(x, rg, B, d) / (double)B;
+    L.aux = residual_sq(x, rg, rg, B, d) / (double)B;
     L.loss = L.mse + L.sparsity + L.aux;
     L.dense_products = sparse ? 1 : (want_grad ? 7 : 3);
     if (!want_grad) return L;
@@ -237,11 +205,7 @@ SaeLoss sae_gated_forward_backward(Sae& sae, const float* x, int64_t B, SaeWork&
         dxh[i] *= m2B;  // d mse / d xhat
         rg[i] *= m2B;   // d aux / d xhat_gate (reaches only relu(pi_gate): the decoder is frozen there)
     }
-    {
-        std::vector<double> cs((size_t)d);
-        column_sums(dxh, B, d, cs.data(), false);
-        for (int64_t j = 0; j < d; j++) g_bd[j] += (float)cs[j];
-    }
+    add_column_sums(dxh, B, d, g_bd);
     const float c = cfg.l1_coef * coef_scale / (float)B;
     // per latent: sums of dgate, dmag, dmag * z and dz (bias, r_mag and b_dec gradients)
     std::vector<double> s_dm((size_t)F, 0.0), s_dmz((size_t)F, 0.0), s_dg((size_t)F, 0.0), s_dz((size_t)F, 0.0);
@@ -321,15 +285,7 @@ SaeLoss sae_gated_forward_backward(Sae& sae, const float* x, int64_t B, SaeWork&
         g_bm[i] += (float)s_dm[i];
         g_r[i] += (float)(s_dmz[i] * e[i]);
     }
-    if (cfg.apply_b_dec_to_input) {
-        const float* We = sae.W_enc();
-#pragma omp parallel for schedule(static)
-        for (int64_t j = 0; j < d; j++) {
-            double s = 0;
-            for (int64_t i = 0; i < F; i++) s += (double)We[j * F + i] * s_dz[i];
-            g_bd[j] -= (float)s;
-        }
-    }
+    if (cfg.apply_b_dec_to_input) bdec_grad_from_encoder(sae.W_enc(), s_dz.data(), d, F, g_bd);
     return L;
 }
 

@@ -55,6 +55,20 @@ double batch_total_var(const float* x, int64_t B, int64_t d);
 // Column sums of M[B, F] in double, rows in order (nonzero = true counts entries != 0 instead).
 void column_sums(const float* M, int64_t B, int64_t F, double* out, bool nonzero);
 
+// Pieces both training passes (sae_forward.cpp, sae_gated.cpp) share:
+// v grows to at least n elements (never shrinks: workspaces are reused across steps).
+inline void grow(std::vector<float>& v, size_t n) {
+    if (v.size() < n) v.resize(n);
+}
+// out[b, :] = b_dec + A[b, :] @ W_dec         A: [B, F], out: [B, d] (dense decoder)
+void decode_dense(const float* A, const float* W_dec, const float* b_dec, int64_t B, int64_t F, int64_t d, float* out);
+// out = x - y (out may alias y); returns the sum of squares (double, rows in order).
+double residual_sq(const float* x, const float* y, float* out, int64_t B, int64_t d);
+// g[j] += sum_b M[b, j]   (a bias gradient from the gradient of its output, M: [B, n])
+void add_column_sums(const float* M, int64_t B, int64_t n, float* g);
+// Encoder input xc = x - b_dec: g_bd[j] -= sum_i W_enc[j, i] * colsum[i], colsum = sum over rows of d pre.
+void bdec_grad_from_encoder(const float* W_enc, const double* colsum, int64_t d, int64_t F, float* g_bd);
+
 // Gated SAE (sae_gated.cpp). z[B, F] = xc @ W_enc without bias -> codes f = 1[z + b_gate > 0] *
 // relu(z * exp(r_mag) + b_mag), in ascending latent order.
 void gated_rows(const Sae& sae, const float* z, int64_t B, SparseCodes& out);
