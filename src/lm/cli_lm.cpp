@@ -17,7 +17,9 @@
 
 namespace unfold {
 
-void set_model_dtype(LmModel& m, LmDtype dtype) {
+void load_inference_model(LmModel& m, const Args& a) {
+    const LmDtype dtype = parse_lm_dtype(a.str("dtype"), "--dtype");
+    lm_load(m, a.str("model"));
     lm_set_dtype(m, dtype);
     if (dtype == LmDtype::BF16 && !gemm_bf16_native_available())
         log_info("note: this CPU has no AVX512-BF16; bf16 runs on the portable kernel, slower than fp32");
@@ -84,10 +86,8 @@ static int cmd_generate(int argc, char** argv) {
          kDtypeOpt}};
     Args a = parse_args(spec, argc, argv);
     if (a.help) return 0;
-    LmDtype dtype = parse_lm_dtype(a.str("dtype"), "--dtype");
     LmModel m;
-    lm_load(m, a.str("model"));
-    set_model_dtype(m, dtype);
+    load_inference_model(m, a);
     auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
     UNFOLD_CHECK(tok->vocab_size() <= m.cfg.vocab, "tokenizer has %d tokens but the model's vocabulary is %lld",
                  tok->vocab_size(), (long long)m.cfg.vocab);
@@ -153,9 +153,7 @@ static int cmd_eval(int argc, char** argv) {
     Args a = parse_args(spec, argc, argv);
     if (a.help) return 0;
     LmModel m;
-    LmDtype dtype = parse_lm_dtype(a.str("dtype"), "--dtype");
-    lm_load(m, a.str("model"));
-    set_model_dtype(m, dtype);
+    load_inference_model(m, a);
     auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
     auto ids = tokenize_file(*tok, a.str("corpus"), a.quiet());
     int64_t T = std::min<int64_t>(a.i64("context"), m.cfg.n_ctx);

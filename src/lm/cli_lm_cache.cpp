@@ -34,10 +34,8 @@ int cmd_lm_cache(int argc, char** argv) {
          kDtypeOpt}};
     Args a = parse_args(spec, argc, argv);
     if (a.help) return 0;
-    LmDtype dtype = parse_lm_dtype(a.str("dtype"), "--dtype");
     LmModel m;
-    lm_load(m, a.str("model"));
-    set_model_dtype(m, dtype);
+    load_inference_model(m, a);
     auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
     LmCacheOptions o;
     o.hook = a.str("hook");

@@ -13,12 +13,13 @@ namespace unfold {
 
 int cmd_lm_train(int argc, char** argv);
 
-// --dtype of the commands that only run the forward pass (generate, eval, cache); parse with parse_lm_dtype.
+// --dtype of the commands that only run the forward pass (generate, eval, cache); see load_inference_model.
 inline const OptSpec kDtypeOpt = {"dtype", "fp32",
                                   "fp32 | bf16: products on bf16 copies of the weights (about 2x faster on CPUs with "
                                   "AVX512-BF16; logits move by ~1%)"};
-// lm_set_dtype, and a note on stderr when bf16 has to run on the portable kernel (slower than fp32 sgemm).
-void set_model_dtype(LmModel& m, LmDtype dtype);
+// The model of an inference command: --dtype is checked first (before the slow load), then --model is
+// loaded and set to that dtype, with a note on stderr when bf16 has to run on the portable kernel.
+void load_inference_model(LmModel& m, const Args& a);
 int cmd_lm_cache(int argc, char** argv);
 
 // The tokenizer for a model: `explicit_path` if given, else the model folder's tokenizer/ (written by
