@@ -176,18 +176,24 @@ TEST(Checkpoint, TransformerPrefixAccepted) {
     EXPECT_EQ(a.params.data, b.params.data);
 }
 
+// A small model of either family (Llama with grouped-query heads; head size 4).
+static LmConfig small_config(LmArch arch) {
+    LmConfig c;
+    c.arch = arch;
+    c.vocab = 50;
+    c.d_model = 24;
+    c.n_layers = 2;
+    c.n_heads = 6;
+    c.n_kv_heads = arch == LmArch::LLAMA ? 3 : 6;
+    c.d_mlp = 40;
+    c.n_ctx = 16;
+    c.tied = arch == LmArch::GPT2;
+    return c;
+}
+
 TEST(Checkpoint, SaveLoadRoundTripsBothFamilies) {
     for (LmArch arch : {LmArch::GPT2, LmArch::LLAMA}) {
-        LmConfig c;
-        c.arch = arch;
-        c.vocab = 50;
-        c.d_model = 24;
-        c.n_layers = 2;
-        c.n_heads = 6;
-        c.n_kv_heads = arch == LmArch::LLAMA ? 3 : 6;
-        c.d_mlp = 40;
-        c.n_ctx = 16;
-        c.tied = arch == LmArch::GPT2;
+        const LmConfig c = small_config(arch);
         LmModel m;
         lm_build(m, c);
         lm_init_random(m, 9);
@@ -239,18 +245,8 @@ static std::string shard_copy(const std::string& src_dir, const std::string& nam
 TEST(Checkpoint, ShardedCheckpointsLoadLikeOneFile) {
     // both families (Llama exercises the q/k row permutation on tensors read from a shard)
     for (LmArch arch : {LmArch::GPT2, LmArch::LLAMA}) {
-        LmConfig c;
-        c.arch = arch;
-        c.vocab = 40;
-        c.d_model = 16;
-        c.n_layers = 2;
-        c.n_heads = 4;
-        c.n_kv_heads = arch == LmArch::LLAMA ? 2 : 4;
-        c.d_mlp = 24;
-        c.n_ctx = 8;
-        c.tied = arch == LmArch::GPT2;
         LmModel m;
-        lm_build(m, c);
+        lm_build(m, small_config(arch));
         lm_init_random(m, 5);
         std::string one = tmp(std::string("one_") + arch_name(arch));
         lm_save_hf(m, one);

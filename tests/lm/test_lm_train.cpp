@@ -52,15 +52,10 @@ static LmConfig tiny(LmArch arch) {
     return c;
 }
 
-TEST(LmTrain, Gpt2LearnsPeriodicSequence) {
-    set_num_threads(1);  // tiny matrices: one thread is fastest (and the ResumeIsBitIdentical test uses more)
-    LmModel m;
-    lm_build(m, tiny(LmArch::GPT2));
-    lm_init_random(m, 1);
-    auto data = periodic(4000);
-    std::vector<int32_t> train(data.begin(), data.begin() + 3600), val(data.begin() + 3600, data.end());
+// Training settings of the two learning tests (windows of 24 over the periodic data).
+static LmTrainConfig periodic_train_config(int64_t steps) {
     LmTrainConfig tc;
-    tc.steps = 150;
+    tc.steps = steps;
     tc.batch = 8;
     tc.context = 24;
     tc.lr = 3e-3f;
@@ -68,6 +63,17 @@ TEST(LmTrain, Gpt2LearnsPeriodicSequence) {
     tc.eval_every = 0;
     tc.eval_windows = 16;
     tc.quiet = true;
+    return tc;
+}
+
+TEST(LmTrain, Gpt2LearnsPeriodicSequence) {
+    set_num_threads(1);  // tiny matrices: one thread is fastest (and the ResumeIsBitIdentical test uses more)
+    LmModel m;
+    lm_build(m, tiny(LmArch::GPT2));
+    lm_init_random(m, 1);
+    auto data = periodic(4000);
+    std::vector<int32_t> train(data.begin(), data.begin() + 3600), val(data.begin() + 3600, data.end());
+    LmTrainConfig tc = periodic_train_config(150);
     double before = lm_eval_loss(m, val, 24, 16, 8);
     auto r = lm_train(m, train, val, tc, tmpdir("gpt2"), false);
     double h = unigram_entropy(train, 12);
@@ -85,15 +91,7 @@ TEST(LmTrain, LlamaLearns) {
     lm_init_random(m, 2);
     auto data = periodic(4000);
     std::vector<int32_t> train(data.begin(), data.begin() + 3600), val(data.begin() + 3600, data.end());
-    LmTrainConfig tc;
-    tc.steps = 100;
-    tc.batch = 8;
-    tc.context = 24;
-    tc.lr = 3e-3f;
-    tc.warmup = 10;
-    tc.eval_every = 0;
-    tc.eval_windows = 16;
-    tc.quiet = true;
+    LmTrainConfig tc = periodic_train_config(100);
     double before = lm_eval_loss(m, val, 24, 16, 8);
     auto r = lm_train(m, train, val, tc, tmpdir("llama"), false);
     printf("llama tiny: val loss %.4f -> %.4f\n", before, r.val_loss);
