@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../test_util.h"
 #include "core/args.h"
 #include "core/blas.h"
 #include "core/error.h"
@@ -17,17 +18,7 @@
 #include "core/half.h"
 
 using namespace unfold;
-
-template <class F>
-static std::string error_of(F&& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected unfold::Error";
-    return "";
-}
+using unfold_test::error_of;
 
 // ------------------------------------------------------------------------------------------- gemm
 

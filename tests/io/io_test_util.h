@@ -1,4 +1,5 @@
-// io_test_util.h: helpers shared by the io tests (temporary folders, raw file writes, error capture).
+// io_test_util.h: helpers shared by the io tests (temporary folders, raw file writes, file-error checks;
+// error_of comes from tests/test_util.h).
 #pragma once
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 
 #include "core/error.h"
 #include "io/fileio.h"
+#include "../test_util.h"
 
 namespace unfold_test {
 
@@ -38,18 +40,6 @@ inline void write_raw(const std::string& path, const std::string& bytes) {
 
 inline std::string fixture(const std::string& name) {
     return std::string(UNFOLD_SOURCE_DIR) + "/tests/fixtures/io/" + name;
-}
-
-// Runs fn, expects an unfold::Error, returns its message ("" and a test failure if none was thrown).
-template <class F>
-std::string error_of(F&& fn) {
-    try {
-        fn();
-    } catch (const unfold::Error& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected unfold::Error, nothing was thrown";
-    return "";
 }
 
 // The message names the file and the field, and is one line.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../test_util.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "io/fileio.h"
@@ -18,6 +19,7 @@
 #include "io/shards.h"
 
 using namespace unfold;
+using unfold_test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -32,15 +34,6 @@ std::vector<float> rows_data(int64_t n, int64_t d, uint64_t seed) {
     std::vector<float> x((size_t)(n * d));
     rng_fill_normal(x.data(), x.size(), seed, 1, 0, 0.0f, 1.0f);
     return x;
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <functional>
 #include <unistd.h>
 
+#include "../test_util.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "io/fileio.h"
@@ -23,6 +24,7 @@
 #include "sae/sae_zip.h"
 
 using namespace unfold;
+using unfold_test::error_of;
 
 namespace {
 
@@ -32,15 +34,6 @@ std::string tmpdir(const std::string& name) {
     std::string d = std::string(::testing::TempDir()) + "unfold_saeio_" + name + "_" + std::to_string(::getpid());
     make_dirs(d);
     return d;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
 }
 
 // Encodes the fixture's inputs and compares codes and reconstructions with the Python reference.

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "../test_util.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "io/fileio.h"
@@ -21,6 +22,7 @@
 #include "toy/toy.h"
 
 using namespace unfold;
+using unfold_test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -70,15 +72,6 @@ std::string write_shards(const std::string& dir, int64_t n, int64_t d, int64_t p
     w.append(x.data(), n);
     w.finish();
     return dir;
-}
-
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
 }
 
 }  // namespace
