@@ -13,6 +13,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "../test_util.h"
 #include "io/fileio.h"
 #include "io/shards.h"
 #include "lm/cache.h"
@@ -21,6 +22,7 @@
 #include "lm_testing.h"
 
 using namespace unfold;
+using unfold_test::error_of;
 using namespace unfold::lm_testing;
 
 static const std::string& kDir = kStoriesDir;
@@ -164,21 +166,12 @@ TEST(Cache, Bf16RecordedAndResumeKeepsHookAndDtype) {
     // resuming the bf16 folder in fp32, or with another hook of the same width, is refused with the reason
     LmCacheOptions o = opts(80);
     o.resume = true;
-    try {
-        lm_cache_activations(m, ids, o, dir);
-        ADD_FAILURE() << "expected a dtype mismatch";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("meta.dtype is 'bf16', this run has 'fp32'"), std::string::npos)
-            << e.what();
-    }
+    std::string e = error_of([&] { lm_cache_activations(m, ids, o, dir); });
+    EXPECT_NE(e.find("meta.dtype is 'bf16', this run has 'fp32'"), std::string::npos) << e;
     lm_set_dtype(m, LmDtype::BF16);
     o.hook = "blocks.2.mlp.hook_post";
-    try {
-        lm_cache_activations(m, ids, o, dir);
-        ADD_FAILURE() << "expected a hook mismatch";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("meta.hook is 'blocks.1.mlp.hook_post'"), std::string::npos) << e.what();
-    }
+    e = error_of([&] { lm_cache_activations(m, ids, o, dir); });
+    EXPECT_NE(e.find("meta.hook is 'blocks.1.mlp.hook_post'"), std::string::npos) << e;
     o.hook = "blocks.1.mlp.hook_post";
     EXPECT_EQ(lm_cache_activations(m, ids, o, dir).new_rows, 40);
 }

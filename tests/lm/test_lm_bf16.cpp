@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../test_util.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "lm/checkpoint.h"
@@ -16,6 +17,7 @@
 #include "lm_testing.h"
 
 using namespace unfold;
+using unfold_test::error_of;
 using namespace unfold::lm_testing;
 
 static const std::string kGpt2 = kGpt2Tiny, kLlama = kLlamaTiny;
@@ -126,18 +128,9 @@ TEST(LmBf16, TrainingRefusesBf16AndDtypeNamesParse) {
     LmActs a;
     lm_forward(m, a, ids.data(), 1, 8);
     lm_loss(a, m.cfg, ids.data());
-    try {
-        lm_backward(m, a, ids.data(), ids.data());
-        ADD_FAILURE() << "expected an error";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("bf16"), std::string::npos) << e.what();
-    }
+    const std::string e = error_of([&] { lm_backward(m, a, ids.data(), ids.data()); });
+    EXPECT_NE(e.find("bf16"), std::string::npos) << e;
     EXPECT_EQ(parse_lm_dtype("bf16", "x"), LmDtype::BF16);
     EXPECT_EQ(parse_lm_dtype("fp32", "x"), LmDtype::FP32);
-    try {
-        parse_lm_dtype("fp16", "--dtype");
-        ADD_FAILURE() << "expected an error";
-    } catch (const Error& e) {
-        EXPECT_EQ(std::string(e.what()), "--dtype: dtype 'fp16' is not one of fp32, bf16");
-    }
+    EXPECT_EQ(error_of([] { parse_lm_dtype("fp16", "--dtype"); }), "--dtype: dtype 'fp16' is not one of fp32, bf16");
 }

@@ -18,6 +18,7 @@
 
 #include <unistd.h>
 
+#include "../test_util.h"
 #include "core/error.h"
 #include "io/fileio.h"
 #include "io/json.h"
@@ -25,6 +26,7 @@
 #include "sae/sae.h"
 
 using namespace unfold;
+using unfold_test::error_of;
 
 namespace {
 
@@ -208,13 +210,7 @@ TEST(SaeLensWritten, RescaleOnAnotherArchitectureIsRefused) {
     cfg["rescale_acts_by_decoder_norm"] = Json(true);
     json_save(dir + "/cfg.json", cfg);
     write_file_atomic(dir + "/sae_weights.safetensors", read_file(DIR + "/standard/sae_weights.safetensors"));
-    try {
-        sae_load(dir);
-        ADD_FAILURE() << "expected an error";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("rescale_acts_by_decoder_norm is only defined for topk"),
-                  std::string::npos)
-            << e.what();
-    }
+    const std::string e = error_of([&] { sae_load(dir); });
+    EXPECT_NE(e.find("rescale_acts_by_decoder_norm is only defined for topk"), std::string::npos) << e;
     std::filesystem::remove_all(dir);
 }
