@@ -2,7 +2,9 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 
@@ -18,6 +20,17 @@ std::string error_of(F&& fn) {
     }
     ADD_FAILURE() << "expected unfold::Error, nothing was thrown";
     return "";
+}
+
+// ||a - ref|| / ||ref|| (Frobenius, in double) over two equally long arrays.
+inline double rel_frobenius(const std::vector<float>& a, const std::vector<float>& ref) {
+    EXPECT_EQ(a.size(), ref.size());
+    double num = 0, den = 0;
+    for (size_t i = 0; i < a.size() && i < ref.size(); i++) {
+        num += (double)(a[i] - ref[i]) * (a[i] - ref[i]);
+        den += (double)ref[i] * ref[i];
+    }
+    return std::sqrt(num / den);
 }
 
 }  // namespace unfold_test

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../test_util.h"
 #include "core/blas.h"
 #include "core/error.h"
 #include "core/gemm_bf16.h"
@@ -122,12 +123,7 @@ TEST(GemmBf16, CostsAboutBf16RoundingAgainstFloat32) {
     std::vector<float> c((size_t)(M * N)), r((size_t)(M * N));
     gemm_bf16(c.data(), N, A.data(), K, M, P);
     matmul(r.data(), A.data(), W.data(), M, K, N);
-    double num = 0, den = 0;
-    for (size_t i = 0; i < c.size(); i++) {
-        num += (double)(c[i] - r[i]) * (c[i] - r[i]);
-        den += (double)r[i] * r[i];
-    }
-    double rel = std::sqrt(num / den);
+    const double rel = unfold_test::rel_frobenius(c, r);
     EXPECT_LT(rel, 6e-3);
     EXPECT_GT(rel, 1e-4);  // it is a bf16 product, not a float32 one
 }

@@ -18,18 +18,10 @@
 
 using namespace unfold;
 using unfold_test::error_of;
+using unfold_test::rel_frobenius;
 using namespace unfold::lm_testing;
 
 static const std::string kGpt2 = kGpt2Tiny, kLlama = kLlamaTiny;
-
-static double rel_frobenius(const std::vector<float>& a, const std::vector<float>& b) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < a.size(); i++) {
-        num += (double)(a[i] - b[i]) * (a[i] - b[i]);
-        den += (double)b[i] * b[i];
-    }
-    return std::sqrt(num / den);
-}
 
 TEST(LmBf16, Stories260KGoldenLogitsAndGreedyText) {
     // both kernels where the CPU has AVX512-BF16 (elsewhere the portable one is what runs anyway)
