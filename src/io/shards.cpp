@@ -177,6 +177,13 @@ ShardWriter::ShardWriter(const std::string& dir, const ShardWriterOptions& opts,
                      index_.f16 ? "f16" : "f32", opts.f16 ? "f16" : "f32");
         UNFOLD_CHECK(index_.columns == opts.columns, "%s: cannot resume: index columns differ from the writer's",
                      ipath.c_str());
+        for (const std::string& key : opts.resume_meta_keys) {
+            const Json* was = index_.meta.is_obj() ? index_.meta.find(key) : nullptr;
+            const Json* now = opts.meta.is_obj() ? opts.meta.find(key) : nullptr;
+            if (!was || !was->is_str() || !now || !now->is_str()) continue;  // older folders did not record it
+            UNFOLD_CHECK(was->str == now->str, "%s: cannot resume: meta.%s is '%s', this run has '%s'", ipath.c_str(),
+                         key.c_str(), was->str.c_str(), now->str.c_str());
+        }
         if (opts.meta.is_obj() && opts.meta.size() > 0) index_.meta = opts.meta;
         rows_total_ = index_.rows;
         // reload a trailing partial shard into the buffer (it will be rewritten when full or on finish)

@@ -63,6 +63,8 @@ struct ShardWriterOptions {
     int64_t rows_per_shard = 65536;
     std::vector<std::string> columns;      // extra int32 per-row columns, e.g. {"token_id", "position"}
     Json meta;                             // free-form, stored in index.json
+    std::vector<std::string> resume_meta_keys;  // on resume, these string fields of meta must equal the index's
+                                                // (an index without the field is accepted)
 };
 
 class ShardWriter {

@@ -6,7 +6,6 @@
 
 #include "core/error.h"
 #include "core/progress.h"
-#include "io/fileio.h"
 #include "io/shards.h"
 #include "lm/hooks.h"
 
@@ -53,16 +52,7 @@ LmCacheResult lm_cache_activations(const LmModel& m, const std::vector<int32_t>&
     meta["model"] = m.cfg.describe();
     meta["dtype"] = dtype_name(lm_dtype(m));
     so.meta = meta;
-    if (o.resume && file_exists(out_dir + "/index.json")) {
-        // rows of one folder must come from one hook at one precision
-        ShardReader prev(out_dir);
-        for (const char* key : {"hook", "dtype"}) {
-            const Json* was = prev.index().meta.find(key);
-            if (!was || !was->is_str()) continue;  // older folders did not record it
-            UNFOLD_CHECK(was->str == meta[key].str, "%s/index.json: cannot resume: meta.%s is '%s', this run has '%s'",
-                         out_dir.c_str(), key, was->str.c_str(), meta[key].str.c_str());
-        }
-    }
+    so.resume_meta_keys = {"hook", "dtype"};  // rows of one folder come from one hook at one precision
     ShardWriter w(out_dir, so, o.resume);
     LmCacheResult res;
     res.d = d;

@@ -154,6 +154,33 @@ TEST(Shards, ResumeContinuesPartialShard) {
     fs::remove_all(dir);
 }
 
+TEST(Shards, ResumeChecksTheNamedMetaFields) {
+    const std::string dir = tmp_dir("resume_meta");
+    ShardWriterOptions o;
+    o.d = 2;
+    o.rows_per_shard = 4;
+    o.meta = Json::object();
+    o.meta["hook"] = Json(std::string("a"));
+    auto x = rows_data(3, 2, 5);
+    {
+        ShardWriter w(dir, o);
+        w.append(x.data(), 3);
+        w.finish();
+    }
+    ShardWriterOptions other = o;
+    other.meta["hook"] = Json(std::string("b"));
+    other.meta["dtype"] = Json(std::string("bf16"));  // absent from the index: not compared
+    other.resume_meta_keys = {"hook", "dtype"};
+    EXPECT_NE(error_of([&] { ShardWriter w(dir, other, true); }).find("cannot resume: meta.hook is 'a', this run has 'b'"),
+              std::string::npos);
+    other.resume_meta_keys = {"dtype"};  // hook not named: its change is accepted
+    {
+        ShardWriter w(dir, other, true);
+        EXPECT_EQ(w.rows_written(), 3);
+    }
+    fs::remove_all(dir);
+}
+
 class CorruptShards : public ::testing::Test {
   protected:
     std::string dir;
