@@ -12,12 +12,12 @@
 #include <unistd.h>
 #include <vector>
 
-#include "core/args.h"
-#include "core/threads.h"
-#include "io/npy.h"
-#include "sae/dict.h"
-#include "sae/source.h"
-#include "sae/synth.h"
+#include "args.h"
+#include "unfold/core/context.h"
+#include "unfold/data/source.h"
+#include "unfold/data/synth.h"
+#include "unfold/dict/dict.h"
+#include "unfold/io/npy.h"
 
 using namespace unfold;
 
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
             cfg.batch = a.i64("batch");
             cfg.epochs = a.f64("epochs");
             cfg.seed = a.seed();
-            cfg.quiet = true;
+            cfg.ctx.quiet = true;
             cfg.code.solver = parse_dict_solver(sname);
             cfg.code.alpha = (float)a.f64("alpha");
             cfg.code.k = (int)a.i64("k");

@@ -12,10 +12,10 @@
 #include <thread>
 #include <vector>
 
-#include "core/blas.h"
-#include "core/gemm_bf16.h"
-#include "core/rng.h"
-#include "core/threads.h"
+#include "unfold/core/blas.h"
+#include "unfold/core/context.h"
+#include "unfold/core/gemm_bf16.h"
+#include "unfold/core/rng.h"
 
 using namespace unfold;
 using clk = std::chrono::steady_clock;

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "core/optim.h"
-#include "core/rng.h"
-#include "core/threads.h"
-#include "lm/model.h"
+#include "unfold/core/context.h"
+#include "unfold/core/optim.h"
+#include "unfold/core/rng.h"
+#include "unfold/lm/model.h"
 
 using namespace unfold;
 

@@ -13,15 +13,15 @@
 #include <string>
 #include <vector>
 
-#include "core/args.h"
-#include "core/blas.h"
-#include "core/optim.h"
-#include "core/threads.h"
-#include "io/json.h"
-#include "sae/sae.h"
-#include "sae/sae_eval.h"
+#include "args.h"
 #include "sae/sae_kernels.h"
-#include "sae/synth.h"
+#include "unfold/core/blas.h"
+#include "unfold/core/context.h"
+#include "unfold/core/optim.h"
+#include "unfold/data/synth.h"
+#include "unfold/io/json.h"
+#include "unfold/sae/sae.h"
+#include "unfold/sae/sae_eval.h"
 
 using namespace unfold;
 using clk = std::chrono::steady_clock;

@@ -8,12 +8,12 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "lm/bpe_train.h"
-#include "lm/corpus.h"
-#include "lm/tokenizer_gpt2.h"
-#include "lm/tokenizer_llama2c.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/lm/bpe_train.h"
+#include "unfold/lm/corpus.h"
+#include "unfold/lm/tokenizer_gpt2.h"
+#include "unfold/lm/tokenizer_llama2c.h"
 
 using namespace unfold;
 
@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
         int vocab = argc > 2 ? std::atoi(argv[2]) : 4096;
         const double mb = (double)text.size() / 1e6;
         printf("text: %s, %.2f MB\n", argc > 1 ? argv[1] : "KJV (bible -f)", mb);
-        std::string g2 = std::string(UNFOLD_SHARED_DIR) + "/models/gpt2-tokenizer";
+        std::string g2 = std::string(UNFOLD_SOURCE_DIR) + "/models/gpt2-tokenizer";
         if (file_exists(g2 + "/vocab.json")) {
             double t0 = now();
             auto tok = load_gpt2_tokenizer(g2 + "/vocab.json", g2 + "/merges.txt");
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
                    mb / (t5 - t4), ids.size(), (double)ids.size() / text.size(), (int)(ids == ids2 && ids == ids3));
             printf("gpt2: unigram entropy %.3f bits/token\n", unigram_entropy_bits(ids, tok->vocab_size()));
         }
-        std::string l2 = std::string(UNFOLD_SHARED_DIR) + "/models/stories260K/tok512.bin";
+        std::string l2 = std::string(UNFOLD_SOURCE_DIR) + "/models/stories260K/tok512.bin";
         if (file_exists(l2)) {
             auto tok = load_llama2c_tokenizer(l2);
             double t0 = now();

@@ -11,8 +11,8 @@
 #include <cstring>
 #include <string>
 
-#include "core/threads.h"
-#include "toy/toy.h"
+#include "unfold/core/context.h"
+#include "unfold/toy/toy.h"
 
 using namespace unfold;
 
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     cb.every = steps;
     cb.on_log = [&](int64_t, const std::vector<float>& l) { last = l; };
     auto t0 = std::chrono::steady_clock::now();
-    toy_train(model, true, cb);
+    toy_train(model, Context::silent(), cb);
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<float> ev = toy_eval_loss(model);
     std::printf("{\"impl\": \"unfold\", \"instances\": %d, \"features\": %d, \"hidden\": %d, \"batch\": %d, "

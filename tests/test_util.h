@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "unfold/core/error.h"
 
 namespace unfold_test {
 

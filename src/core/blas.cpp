@@ -1,5 +1,5 @@
 // blas.cpp: cblas wrappers and a reference gemm.
-#include "core/blas.h"
+#include "unfold/core/blas.h"
 
 #include <cblas.h>
 

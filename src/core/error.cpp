@@ -1,5 +1,5 @@
 // error.cpp: formatting helpers and the failure paths declared in error.h.
-#include "core/error.h"
+#include "unfold/core/error.h"
 
 #include <cstdarg>
 #include <cstdio>

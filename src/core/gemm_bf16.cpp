@@ -3,15 +3,15 @@
 // Loop order: panels of W outermost, row blocks of A inside, so one thread keeps a weight panel
 // (kpairs x 128 bytes) in L2 while the packed activations stream past it. The (panel, row block) grid is
 // split statically over threads; every output element belongs to one grid cell, summed in k order.
-#include "core/gemm_bf16.h"
+#include "unfold/core/gemm_bf16.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 
-#include "core/error.h"
 #include "core/gemm_bf16_kernel.h"
-#include "core/half.h"
+#include "unfold/core/error.h"
+#include "unfold/core/half.h"
 
 namespace unfold {
 

@@ -1,9 +1,9 @@
 // optim.cpp: Adam / AdamW and gradient clipping.
-#include "core/optim.h"
+#include "unfold/core/optim.h"
 
 #include <cmath>
 
-#include "core/error.h"
+#include "unfold/core/error.h"
 
 namespace unfold {
 

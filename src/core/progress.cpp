@@ -1,25 +1,11 @@
-// progress.cpp: terminal progress bar and quiet-aware logging.
-#include "core/progress.h"
+// progress.cpp: progress reporting through the context (a sink, or a bar on a terminal).
+#include "unfold/core/progress.h"
 
 #include <unistd.h>
 
-#include <cstdarg>
 #include <cstdio>
 
 namespace unfold {
-
-static bool g_quiet = false;
-void set_quiet(bool q) { g_quiet = q; }
-bool is_quiet() { return g_quiet; }
-
-void log_info(const char* fmt, ...) {
-    if (g_quiet) return;
-    va_list ap;
-    va_start(ap, fmt);
-    std::vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    std::fputc('\n', stderr);
-}
 
 static std::string fmt_duration(double s) {
     if (s < 0 || s > 1e7) return "?";
@@ -32,33 +18,51 @@ static std::string fmt_duration(double s) {
     return buf;
 }
 
-Progress::Progress(std::string label, int64_t total, bool quiet, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total) {
-    enabled_ = !quiet && !g_quiet && isatty(2);
-    start_ = last_draw_ = std::chrono::steady_clock::now();
+Progress::Progress(const Context& ctx, std::string label, int64_t total, std::string unit)
+    : ctx_(ctx), label_(std::move(label)), unit_(std::move(unit)), total_(total) {
+    if (ctx.quiet)
+        mode_ = OFF;
+    else if (ctx.progress)
+        mode_ = SINK;
+    else
+        mode_ = isatty(2) ? BAR : OFF;
+    start_ = last_ = std::chrono::steady_clock::now();
 }
 
 Progress::~Progress() {
-    if (enabled_ && !finished_) std::fputc('\n', stderr);
+    if (mode_ == BAR && !finished_) std::fputc('\n', stderr);
 }
 
 void Progress::update(int64_t done, const std::string& extra) {
-    if (!enabled_) return;
+    ctx_.check_stop();
+    if (mode_ == OFF) return;
     auto now = std::chrono::steady_clock::now();
-    if (done < total_ && std::chrono::duration<double>(now - last_draw_).count() < 0.1) return;
-    last_draw_ = now;
-    draw(done, extra, false);
+    if (done < total_ && std::chrono::duration<double>(now - last_).count() < 0.1) return;
+    last_ = now;
+    emit(done, extra, false);
 }
 
 void Progress::finish(const std::string& extra) {
-    if (!enabled_ || finished_) return;
-    draw(total_, extra, true);
-    std::fputc('\n', stderr);
+    if (mode_ == OFF || finished_) return;
+    emit(total_, extra, true);
+    if (mode_ == BAR) std::fputc('\n', stderr);
     finished_ = true;
 }
 
-void Progress::draw(int64_t done, const std::string& extra, bool final) {
+void Progress::emit(int64_t done, const std::string& extra, bool final) {
     double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (mode_ == SINK) {
+        ProgressEvent e;
+        e.label = label_;
+        e.unit = unit_;
+        e.done = done;
+        e.total = total_;
+        e.elapsed_s = el;
+        e.extra = extra;
+        e.finished = final;
+        ctx_.progress(e);
+        return;
+    }
     double rate = el > 0 ? (double)done / el : 0.0;
     double frac = total_ > 0 ? (double)done / (double)total_ : 0.0;
     const int width = 24;

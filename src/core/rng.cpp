@@ -1,5 +1,5 @@
 // rng.cpp: normal draws, bounded integers and the thread-count-independent fill helpers.
-#include "core/rng.h"
+#include "unfold/core/rng.h"
 
 #include <cmath>
 

@@ -1,10 +1,10 @@
 // schedule.cpp: warm-up and decay multipliers.
-#include "core/schedule.h"
+#include "unfold/core/schedule.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
+#include "unfold/core/error.h"
 
 namespace unfold {
 

@@ -1,5 +1,5 @@
 // tensor.cpp: shape helpers and ParamSet bookkeeping.
-#include "core/tensor.h"
+#include "unfold/core/tensor.h"
 
 #include <algorithm>
 

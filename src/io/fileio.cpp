@@ -1,5 +1,5 @@
 // fileio.cpp: file reads, atomic writes, directories and memory maps.
-#include "io/fileio.h"
+#include "unfold/io/fileio.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/error.h"
+#include "unfold/core/error.h"
 
 namespace unfold {
 

@@ -1,14 +1,14 @@
 // json.cpp: strict JSON parser (with positions in errors) and writer.
-#include "io/json.h"
+#include "unfold/io/json.h"
 
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <unordered_set>
 
-#include "core/error.h"
 #include "core/utf8.h"
-#include "io/fileio.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
 
 namespace unfold {
 

@@ -6,14 +6,14 @@
 // padded with spaces and ended by '\n' so that the data starts at a multiple of 64 bytes. The data follow
 // in C order. The reader accepts exactly this grammar (keys in any order, each exactly once, optional
 // trailing comma, single or double quotes); the writer produces the same bytes as numpy's np.save.
-#include "io/npy.h"
+#include "unfold/io/npy.h"
 
 #include <cmath>
 #include <cstring>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "core/half.h"
+#include "unfold/core/error.h"
+#include "unfold/core/half.h"
+#include "unfold/io/fileio.h"
 
 namespace unfold {
 

@@ -7,16 +7,16 @@
 // allow: the tensors, sorted by offset, must tile the data section exactly (no gaps, no overlaps, no
 // trailing bytes). The writer produces the same layout as the Python `safetensors` package: compact JSON,
 // "__metadata__" first, header padded with spaces to a multiple of 8 bytes.
-#include "io/safetensors.h"
+#include "unfold/io/safetensors.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "core/half.h"
-#include "io/json.h"
+#include "unfold/core/error.h"
+#include "unfold/core/half.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/json.h"
 
 namespace unfold {
 

@@ -1,6 +1,6 @@
 // shards.cpp: ShardIndex (de)serialisation, ShardWriter (atomic shards + index, resumable) and ShardReader
 // (validated, memory-mapped, NaN-checked reads). Format described in shards.h.
-#include "io/shards.h"
+#include "unfold/io/shards.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,9 +8,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "io/npy.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/npy.h"
 
 namespace unfold {
 

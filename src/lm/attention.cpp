@@ -6,9 +6,9 @@
 #include <cstring>
 #include <vector>
 
-#include "core/error.h"
-#include "lm/layers.h"
 #include "lm/layers_math.h"
+#include "unfold/core/error.h"
+#include "unfold/lm/layers.h"
 
 namespace unfold {
 

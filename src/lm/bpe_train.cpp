@@ -5,7 +5,7 @@
 // entry whose count is no longer current is skipped). Merging pair (a, b) into x visits only the words
 // listed for (a, b): their old pairs are subtracted, the word is rewritten left to right, the new pairs are
 // added, and every pair whose count changed is pushed once more with its new count.
-#include "lm/bpe_train.h"
+#include "unfold/lm/bpe_train.h"
 
 #include <algorithm>
 #include <chrono>
@@ -13,11 +13,11 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "core/error.h"
-#include "core/progress.h"
-#include "io/fileio.h"
 #include "lm/tokenizer_pretok.h"
 #include "lm/tokenizer_unicode.h"
+#include "unfold/core/error.h"
+#include "unfold/core/progress.h"
+#include "unfold/io/fileio.h"
 
 namespace unfold {
 namespace {
@@ -54,6 +54,7 @@ std::unordered_map<std::string, int64_t> count_words(const std::string& text, co
 }  // namespace
 
 BpeModel bpe_train(const std::string& text, const BpeTrainConfig& cfg, BpeTrainStats* stats) {
+    ThreadScope threads(cfg.ctx);
     auto t0 = std::chrono::steady_clock::now();
     const int32_t n_special = (int32_t)cfg.specials.size();
     UNFOLD_CHECK(cfg.vocab_size >= 256 + n_special && cfg.vocab_size <= (1 << 24),
@@ -99,7 +100,7 @@ BpeModel bpe_train(const std::string& text, const BpeTrainConfig& cfg, BpeTrainS
     std::vector<int32_t> seen(W, -1);
     std::unordered_set<uint64_t> changed;
     std::vector<int32_t> rewritten;
-    Progress bar("bpe merges", target_merges, cfg.quiet, "merges");
+    Progress bar(cfg.ctx, "bpe merges", target_merges, "merges");
     while ((int32_t)m.merges.size() < target_merges && !heap.empty()) {
         Entry e = heap.top();
         heap.pop();

@@ -1,13 +1,13 @@
 // cache.cpp: streaming activation cache into shard folders (see cache.h).
-#include "lm/cache.h"
+#include "unfold/lm/cache.h"
 
 #include <chrono>
 #include <cstring>
 
-#include "core/error.h"
-#include "core/progress.h"
-#include "io/shards.h"
-#include "lm/hooks.h"
+#include "unfold/core/error.h"
+#include "unfold/core/progress.h"
+#include "unfold/io/shards.h"
+#include "unfold/lm/hooks.h"
 
 namespace unfold {
 
@@ -29,6 +29,7 @@ static int64_t hook_layer(const std::string& hook) {
 
 LmCacheResult lm_cache_activations(const LmModel& m, const std::vector<int32_t>& tokens, const LmCacheOptions& o,
                                    const std::string& out_dir) {
+    ThreadScope threads(o.ctx);
     const int64_t d = hook_row_dim(m.cfg, o.hook);
     const int64_t T = o.context;
     UNFOLD_CHECK(T >= 2 && T <= m.cfg.n_ctx, "cache: context %lld must be in [2, %lld]", (long long)T,
@@ -71,7 +72,7 @@ LmCacheResult lm_cache_activations(const LmModel& m, const std::vector<int32_t>&
     fo.hooks = &hooks;
     LmActs acts;
     std::vector<int32_t> ids, c_tok, c_pos, c_seq;
-    Progress bar("cache", total_rows, o.quiet, "row");
+    Progress bar(o.ctx, "cache", total_rows, "row");
     auto t0 = std::chrono::steady_clock::now();
     while (done < total_rows) {
         // Batches sit on a fixed grid of `batch` windows, so a window's activations never depend on where a
@@ -104,8 +105,8 @@ LmCacheResult lm_cache_activations(const LmModel& m, const std::vector<int32_t>&
         }
         w.append(act.data() + r0 * d, n, {c_tok.data(), c_pos.data(), c_seq.data()});
         int64_t tenth = std::max<int64_t>(total_rows / 10, 1);
-        if (!bar.active() && !o.quiet && (done + n) / tenth != done / tenth)
-            log_info("cache: %lld / %lld rows", (long long)(done + n), (long long)total_rows);
+        if (!bar.active() && (done + n) / tenth != done / tenth)
+            o.ctx.info("cache: %lld / %lld rows", (long long)(done + n), (long long)total_rows);
         done += n;
         bar.update(done);
     }

@@ -5,10 +5,10 @@
 #include <map>
 #include <memory>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "io/json.h"
-#include "lm/checkpoint.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/json.h"
+#include "unfold/lm/checkpoint.h"
 
 namespace unfold {
 

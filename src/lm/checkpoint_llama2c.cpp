@@ -8,10 +8,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "lm/checkpoint.h"
-#include "lm/layers.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/lm/checkpoint.h"
+#include "unfold/lm/layers.h"
 
 namespace unfold {
 

@@ -5,19 +5,19 @@
 // ("x\ny"): GPT-2's pre-tokeniser always ends a piece there (the "\n" is a piece of its own either way), so
 // encoding the parts separately gives exactly tok.encode(text). Only byte-level BPE is split this way (the
 // llama2.c tokenizer adds a dummy-prefix space per call, so it encodes the text in one go).
-#include "lm/corpus.h"
+#include "unfold/lm/corpus.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
 
-#include "core/error.h"
-#include "core/progress.h"
-#include "core/rng.h"
-#include "io/fileio.h"
-#include "io/npy.h"
-#include "lm/tokenizer_gpt2.h"
+#include "unfold/core/error.h"
+#include "unfold/core/progress.h"
+#include "unfold/core/rng.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/npy.h"
+#include "unfold/lm/tokenizer_gpt2.h"
 
 namespace unfold {
 namespace {
@@ -55,7 +55,8 @@ std::string corpus_read_text(const std::string& path) {
     return text;
 }
 
-std::vector<int32_t> corpus_tokenize(const Tokenizer& tok, const std::string& text, bool quiet) {
+std::vector<int32_t> corpus_tokenize(const Tokenizer& tok, const std::string& text, const Context& ctx) {
+    ThreadScope threads(ctx);
     const auto* bpe = dynamic_cast<const BpeTokenizer*>(&tok);
     bool splittable = bpe != nullptr;
     if (bpe)
@@ -65,7 +66,7 @@ std::vector<int32_t> corpus_tokenize(const Tokenizer& tok, const std::string& te
     std::vector<size_t> cuts = cut_points(text, 1u << 18);
     const int64_t nc = (int64_t)cuts.size() - 1;
     std::vector<std::vector<int32_t>> parts((size_t)nc);
-    Progress bar("tokenising", (int64_t)text.size(), quiet, "B");
+    Progress bar(ctx, "tokenising", (int64_t)text.size(), "B");
     std::atomic<int64_t> done{0};
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t c = 0; c < nc; c++) {
@@ -92,7 +93,7 @@ std::string corpus_cache_path(const std::string& text_path, const std::string& t
     return text_path + ".tok-" + strformat("%016llx", (unsigned long long)h) + ".npy";
 }
 
-std::vector<int32_t> corpus_load_tokens(const std::string& text_path, const Tokenizer& tok, bool cache, bool quiet) {
+std::vector<int32_t> corpus_load_tokens(const std::string& text_path, const Tokenizer& tok, bool cache, const Context& ctx) {
     std::string text = corpus_read_text(text_path);
     std::string cpath = cache ? corpus_cache_path(text_path, text, tok) : std::string();
     if (cache && file_exists(cpath)) {
@@ -105,18 +106,18 @@ std::vector<int32_t> corpus_load_tokens(const std::string& text_path, const Toke
                 out[i] = (int32_t)v[i];
             }
             if (ok) return out;
-            log_info("%s: token ids out of range for %s; re-tokenising", cpath.c_str(), tok.name().c_str());
+            ctx.info("%s: token ids out of range for %s; re-tokenising", cpath.c_str(), tok.name().c_str());
         } catch (const Error& e) {
-            log_info("%s; re-tokenising", e.what());
+            ctx.info("%s; re-tokenising", e.what());
         }
     }
-    std::vector<int32_t> ids = corpus_tokenize(tok, text, quiet);
+    std::vector<int32_t> ids = corpus_tokenize(tok, text, ctx);
     UNFOLD_CHECK(!ids.empty(), "%s: the text gives no tokens", text_path.c_str());
     if (cache) {
         try {
             npy_save_int32(cpath, {(int64_t)ids.size()}, ids.data());
         } catch (const Error& e) {
-            log_info("token cache not written (%s)", e.what());
+            ctx.warn("token cache not written (%s)", e.what());
         }
     }
     return ids;

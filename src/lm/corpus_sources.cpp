@@ -12,10 +12,10 @@
 #include <cstdio>
 #include <cstring>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "lm/corpus.h"
 #include "lm/tokenizer_unicode.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/lm/corpus.h"
 
 namespace unfold {
 namespace {

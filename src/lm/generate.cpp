@@ -1,12 +1,12 @@
 // generate.cpp: KV-cached sampling loop and the token sampler.
-#include "lm/generate.h"
+#include "unfold/lm/generate.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
-#include "core/error.h"
-#include "core/rng.h"
+#include "unfold/core/error.h"
+#include "unfold/core/rng.h"
 
 namespace unfold {
 

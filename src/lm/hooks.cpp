@@ -1,9 +1,9 @@
 // hooks.cpp: hook registry, ready-made hooks and hook-name validation.
-#include "lm/hooks.h"
+#include "unfold/lm/hooks.h"
 
 #include <cstring>
 
-#include "core/error.h"
+#include "unfold/core/error.h"
 
 namespace unfold {
 

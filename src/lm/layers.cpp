@@ -2,16 +2,16 @@
 // attention and rotary embeddings (attention.cpp). Loops are parallel over rows (or over columns for
 // parameter-gradient sums), never with atomics, so every result is independent of the thread count. Big
 // products go to BLAS (core/blas.h).
-#include "lm/layers.h"
+#include "unfold/lm/layers.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
-#include "core/blas.h"
-#include "core/error.h"
 #include "lm/layers_math.h"
+#include "unfold/core/blas.h"
+#include "unfold/core/error.h"
 
 namespace unfold {
 

@@ -4,9 +4,9 @@
 //   Llama keys: model_type "llama", vocab_size, hidden_size, num_hidden_layers, num_attention_heads,
 //               num_key_value_heads, intermediate_size, max_position_embeddings, rms_norm_eps, rope_theta,
 //               tie_word_embeddings, hidden_act ("silu").
-#include "lm/model.h"
+#include "unfold/lm/model.h"
 
-#include "core/error.h"
+#include "unfold/core/error.h"
 
 namespace unfold {
 

@@ -1,20 +1,20 @@
 // lm_train.cpp: the training loop (batches, AdamW + schedule + clipping, validation, checkpoints, resume).
-#include "lm/lm_train.h"
+#include "unfold/lm/lm_train.h"
 
 #include <chrono>
 #include <cmath>
 #include <cstring>
 
-#include "core/args.h"
-#include "core/error.h"
-#include "core/optim.h"
-#include "core/progress.h"
-#include "core/rng.h"
-#include "core/schedule.h"
-#include "io/fileio.h"
-#include "io/safetensors.h"
-#include "lm/checkpoint.h"
-#include "lm/corpus.h"
+#include "unfold/core/error.h"
+#include "unfold/core/optim.h"
+#include "unfold/core/progress.h"
+#include "unfold/core/rng.h"
+#include "unfold/core/schedule.h"
+#include "unfold/core/strings.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/safetensors.h"
+#include "unfold/lm/checkpoint.h"
+#include "unfold/lm/corpus.h"
 
 namespace unfold {
 
@@ -100,6 +100,7 @@ static int64_t load_state(LmModel& m, AdamState& st, const std::string& dir) {
 
 LmTrainResult lm_train(LmModel& m, const std::vector<int32_t>& train, const std::vector<int32_t>& val,
                        const LmTrainConfig& tc, const std::string& out_dir, bool resume) {
+    ThreadScope threads(tc.ctx);
     const int64_t B = tc.batch, T = tc.context;
     UNFOLD_CHECK(T <= m.cfg.n_ctx, "train: context %lld exceeds the model's %lld", (long long)T,
                  (long long)m.cfg.n_ctx);
@@ -124,7 +125,7 @@ LmTrainResult lm_train(LmModel& m, const std::vector<int32_t>& train, const std:
     LmActs a;
     std::vector<int32_t> in((size_t)(B * T)), tg((size_t)(B * T)), win((size_t)(B * (T + 1)));
     LmTrainResult res;
-    Progress bar("train", tc.steps, tc.quiet, "step");
+    Progress bar(tc.ctx, "train", tc.steps, "step");
     auto t_start = std::chrono::steady_clock::now();
     double win_loss = 0.0;
     int64_t win_n = 0, tokens = 0;
@@ -170,8 +171,8 @@ LmTrainResult lm_train(LmModel& m, const std::vector<int32_t>& train, const std:
             win_loss = 0.0;
             win_n = 0;
             metrics += line.dump(-1) + "\n";
-            if (!bar.active() && !tc.quiet)
-                log_info("step %lld/%lld  %s  lr %.3g", (long long)(step + 1), (long long)tc.steps, extra.c_str(),
+            if (!bar.active())
+                tc.ctx.info("step %lld/%lld  %s  lr %.3g", (long long)(step + 1), (long long)tc.steps, extra.c_str(),
                          (double)lr);
             bar.update(step + 1, extra);
         }

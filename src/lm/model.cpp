@@ -1,15 +1,15 @@
 // model.cpp: parameter layout, initialisation, and the forward / backward passes of LmModel.
 // The forward pass is a straight sequence of layers.h calls with hook points between them; the backward pass
 // replays it in reverse with one residual-gradient buffer that every branch accumulates into (llm.c style).
-#include "lm/model.h"
+#include "unfold/lm/model.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "core/blas.h"
-#include "core/rng.h"
-#include "lm/layers.h"
+#include "unfold/core/blas.h"
+#include "unfold/core/rng.h"
+#include "unfold/lm/layers.h"
 
 namespace unfold {
 

@@ -1,8 +1,8 @@
 // model_bf16.cpp: the bf16 inference copy of a model's projections (lm_set_dtype).
 #include <memory>
 
-#include "core/error.h"
-#include "lm/model.h"
+#include "unfold/core/error.h"
+#include "unfold/lm/model.h"
 
 namespace unfold {
 

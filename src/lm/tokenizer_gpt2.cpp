@@ -6,13 +6,13 @@
 // This gives the same result as GPT-2's reference loop (repeatedly merge all occurrences of the lowest
 // ranked pair, left to right) whenever a merge's rank exceeds the ranks of the merges that built its parts,
 // which holds for every trained BPE.
-#include "lm/tokenizer_gpt2.h"
+#include "unfold/lm/tokenizer_gpt2.h"
 
 #include <algorithm>
 #include <queue>
 
-#include "core/error.h"
 #include "lm/tokenizer_pretok.h"
+#include "unfold/core/error.h"
 
 namespace unfold {
 namespace {

@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <unordered_map>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "io/json.h"
-#include "lm/tokenizer_gpt2.h"
 #include "lm/tokenizer_unicode.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/json.h"
+#include "unfold/lm/tokenizer_gpt2.h"
 
 namespace unfold {
 namespace {

@@ -1,12 +1,12 @@
 // tokenizer_llama2c.cpp: llama2.c tokenizer files and encode/decode with llama2.c's exact semantics.
-#include "lm/tokenizer_llama2c.h"
+#include "unfold/lm/tokenizer_llama2c.h"
 
 #include <cmath>
 #include <cstring>
 #include <queue>
 
-#include "core/error.h"
-#include "io/fileio.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
 
 namespace unfold {
 namespace {

@@ -4,11 +4,11 @@
 //   folder with tokenizer.bin or tok*.bin / a *.bin file -> llama2.c tokenizer
 #include <string>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "lm/tokenizer.h"
-#include "lm/tokenizer_gpt2.h"
-#include "lm/tokenizer_llama2c.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/lm/tokenizer.h"
+#include "unfold/lm/tokenizer_gpt2.h"
+#include "unfold/lm/tokenizer_llama2c.h"
 
 namespace unfold {
 namespace {

@@ -6,8 +6,8 @@
 // whole, and a single whitespace character before a non-space falls through to `\s+`.
 #include "lm/tokenizer_pretok.h"
 
-#include "core/error.h"
 #include "lm/tokenizer_unicode.h"
+#include "unfold/core/error.h"
 
 namespace unfold {
 namespace {

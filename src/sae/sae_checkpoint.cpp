@@ -1,12 +1,12 @@
 // sae_checkpoint.cpp: write/read the single-file SAE training checkpoint (see sae_checkpoint.h).
-#include "sae/sae_checkpoint.h"
+#include "unfold/sae/sae_checkpoint.h"
 
 #include <cmath>
 #include <cstring>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "sae/sae_train.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/sae/sae_train.h"
 
 namespace unfold {
 

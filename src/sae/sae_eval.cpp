@@ -1,11 +1,11 @@
 // sae_eval.cpp: streaming evaluation metrics and ground-truth matching (see sae_eval.h).
-#include "sae/sae_eval.h"
+#include "unfold/sae/sae_eval.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "core/blas.h"
-#include "core/error.h"
+#include "unfold/core/blas.h"
+#include "unfold/core/error.h"
 
 namespace unfold {
 

@@ -37,10 +37,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/blas.h"
-#include "core/error.h"
-#include "sae/sae.h"
 #include "sae/sae_kernels.h"
+#include "unfold/core/blas.h"
+#include "unfold/core/error.h"
+#include "unfold/sae/sae.h"
 
 namespace unfold {
 

@@ -13,12 +13,12 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "io/json.h"
-#include "io/safetensors.h"
-#include "sae/sae.h"
-#include "sae/sae_zip.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/json.h"
+#include "unfold/io/safetensors.h"
+#include "unfold/io/zip.h"
+#include "unfold/sae/sae.h"
 
 namespace unfold {
 

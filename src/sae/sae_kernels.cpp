@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/blas.h"
-#include "core/error.h"
+#include "unfold/core/blas.h"
+#include "unfold/core/error.h"
 
 namespace unfold {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "sae/sae.h"
+#include "unfold/sae/sae.h"
 
 namespace unfold {
 

@@ -4,11 +4,11 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/blas.h"
-#include "core/error.h"
-#include "core/rng.h"
-#include "sae/sae.h"
 #include "sae/sae_kernels.h"
+#include "unfold/core/blas.h"
+#include "unfold/core/error.h"
+#include "unfold/core/rng.h"
+#include "unfold/sae/sae.h"
 
 namespace unfold {
 

@@ -1,19 +1,19 @@
 // sae_train.cpp: the SAE training loop (see sae_train.h): init (geometric median, input scale), Adam
 // steps with schedules, clipping, unit-norm decoder, dead latents (AuxK mask / resampling), BatchTopK
 // threshold, logging, progress bar, checkpoints and exact resume; the final SAELens folder.
-#include "sae/sae_train.h"
+#include "unfold/sae/sae_train.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 
-#include "core/error.h"
-#include "core/progress.h"
-#include "core/rng.h"
-#include "core/schedule.h"
-#include "io/fileio.h"
-#include "sae/sae_checkpoint.h"
+#include "unfold/core/error.h"
+#include "unfold/core/progress.h"
+#include "unfold/core/rng.h"
+#include "unfold/core/schedule.h"
+#include "unfold/io/fileio.h"
+#include "unfold/sae/sae_checkpoint.h"
 
 namespace unfold {
 
@@ -184,6 +184,7 @@ static void save_checkpoint(const std::string& out, SaeTrainState& st, const Act
 }
 
 SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const SaeTrainOptions& opts) {
+    ThreadScope threads(opts.ctx);
     SaeConfig sc = cfg.sae;
     UNFOLD_CHECK(src.dim() == sc.d_in || sc.d_in == 0, "SAE d_in %lld but the source has rows of %lld",
                  (long long)sc.d_in, (long long)src.dim());
@@ -207,7 +208,7 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
                      ck.c_str());
         st.train_cfg = tc.to_json();
         src.restore(st.source_state);
-        log_info("resuming %s from step %lld", opts.out_dir.c_str(), (long long)st.step);
+        opts.ctx.info("resuming %s from step %lld", opts.out_dir.c_str(), (long long)st.step);
     } else {
         st.sae = sae_init(sc, tc.seed, tc.dec_init_norm);
         st.adam.init(st.sae.params.size());
@@ -246,7 +247,7 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
     std::vector<uint8_t> dead((size_t)F, 0);
     std::vector<int64_t> fires((size_t)F);
     SaeTrainResult res;
-    Progress bar("sae train", tc.steps, opts.quiet, "step");
+    Progress bar(opts.ctx, "sae train", tc.steps, "step");
     auto t0 = std::chrono::steady_clock::now();
     const int64_t start = st.step;
     while (st.step < tc.steps) {

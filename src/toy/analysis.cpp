@@ -1,13 +1,13 @@
 // analysis.cpp: feature norms, dimensionality, the Jacobi eigen solver, the superposition rank test and the
 // neuron view (see analysis.h).
-#include "toy/analysis.h"
+#include "unfold/toy/analysis.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
 
-#include "core/error.h"
+#include "unfold/core/error.h"
 
 namespace unfold {
 

@@ -1,10 +1,10 @@
 // config.cpp: ToyConfig names, validation, JSON round trip and the density/importance spec parsers.
 #include <cmath>
 
-#include "core/args.h"
-#include "core/error.h"
-#include "core/schedule.h"
-#include "toy/toy.h"
+#include "unfold/core/error.h"
+#include "unfold/core/schedule.h"
+#include "unfold/core/strings.h"
+#include "unfold/toy/toy.h"
 
 namespace unfold {
 

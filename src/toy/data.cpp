@@ -7,10 +7,10 @@
 // through the counter-based hash in toy_kernel.h, so batches never depend on the thread count.
 #include <algorithm>
 
-#include "core/error.h"
-#include "core/rng.h"
-#include "toy/toy.h"
 #include "toy/toy_kernel.h"
+#include "unfold/core/error.h"
+#include "unfold/core/rng.h"
+#include "unfold/toy/toy.h"
 
 namespace unfold {
 namespace toyk {

@@ -1,12 +1,12 @@
 // geometry.cpp: polytope classification from D_i and the |cos| interference graph (see geometry.h).
-#include "toy/geometry.h"
+#include "unfold/toy/geometry.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
-#include "core/error.h"
-#include "toy/analysis.h"
+#include "unfold/core/error.h"
+#include "unfold/toy/analysis.h"
 
 namespace unfold {
 

@@ -19,10 +19,10 @@
 #include <cstring>
 #include <type_traits>
 
-#include "core/error.h"
-#include "toy/toy.h"
 #include "toy/toy_kernel.h"
 #include "toy/toy_kernel_ops.h"
+#include "unfold/core/error.h"
+#include "unfold/toy/toy.h"
 
 namespace unfold {
 namespace toyk {

@@ -14,11 +14,11 @@
 
 #include <omp.h>
 
-#include "core/error.h"
-#include "core/rng.h"
-#include "toy/toy.h"
 #include "toy/toy_kernel.h"
 #include "toy/toy_kernel_ops.h"
+#include "unfold/core/error.h"
+#include "unfold/core/rng.h"
+#include "unfold/toy/toy.h"
 
 namespace unfold {
 namespace toyk {

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
-#include "toy/toy.h"
+#include "unfold/core/error.h"
+#include "unfold/toy/toy.h"
 
 namespace unfold {
 

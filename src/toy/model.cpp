@@ -10,10 +10,10 @@
 
 #include <omp.h>
 
-#include "core/error.h"
-#include "core/rng.h"
-#include "toy/toy.h"
 #include "toy/toy_kernel.h"
+#include "unfold/core/error.h"
+#include "unfold/core/rng.h"
+#include "unfold/toy/toy.h"
 
 namespace unfold {
 

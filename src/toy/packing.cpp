@@ -1,12 +1,12 @@
 // packing.cpp: random and optimised almost-orthogonal packings and their bounds (see packing.h).
-#include "toy/packing.h"
+#include "unfold/toy/packing.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
-#include "core/rng.h"
+#include "unfold/core/error.h"
+#include "unfold/core/rng.h"
 
 namespace unfold {
 

@@ -1,11 +1,11 @@
 // privileged.cpp: hidden-space rotations and the privileged-basis loss comparison (see privileged.h).
-#include "toy/privileged.h"
+#include "unfold/toy/privileged.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
-#include "core/rng.h"
+#include "unfold/core/error.h"
+#include "unfold/core/rng.h"
 
 namespace unfold {
 

@@ -9,11 +9,11 @@
 // All writes are atomic (safetensors_write / json_save).
 #include <cstring>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "io/json.h"
-#include "io/safetensors.h"
-#include "toy/toy.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/json.h"
+#include "unfold/io/safetensors.h"
+#include "unfold/toy/toy.h"
 
 namespace unfold {
 

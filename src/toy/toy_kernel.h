@@ -18,7 +18,7 @@
 #include <immintrin.h>
 #endif
 
-#include "toy/toy.h"
+#include "unfold/toy/toy.h"
 
 namespace unfold {
 namespace toyk {

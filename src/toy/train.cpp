@@ -13,16 +13,17 @@
 
 #include <omp.h>
 
-#include "core/error.h"
-#include "core/optim.h"
-#include "core/progress.h"
-#include "core/schedule.h"
-#include "toy/toy.h"
 #include "toy/toy_kernel.h"
+#include "unfold/core/error.h"
+#include "unfold/core/optim.h"
+#include "unfold/core/progress.h"
+#include "unfold/core/schedule.h"
+#include "unfold/toy/toy.h"
 
 namespace unfold {
 
 int64_t toy_train_ex(ToyModel& model, const ToyTrainOptions& opt) {
+    ThreadScope threads(opt.ctx);
     const ToyConfig& cfg = model.cfg;
     cfg.validate("toy_train");
     UNFOLD_CHECK(model.params.size() > 0, "toy_train: model has no parameters (use toy_init)");
@@ -42,7 +43,7 @@ int64_t toy_train_ex(ToyModel& model, const ToyTrainOptions& opt) {
             st.v = ck.adam_v;
             st.t = ck.adam_t;
             step = ck.step;
-            log_info("resuming from %s at step %lld", opt.checkpoint_dir.c_str(), (long long)step);
+            opt.ctx.info("resuming from %s at step %lld", opt.checkpoint_dir.c_str(), (long long)step);
         }
     }
 
@@ -84,7 +85,7 @@ int64_t toy_train_ex(ToyModel& model, const ToyTrainOptions& opt) {
         w.sync_instance(model, inst);
     };
 
-    Progress prog("toy train", cfg.steps, opt.quiet || is_quiet(), "step");
+    Progress prog(opt.ctx, "toy train", cfg.steps, "step");
     int64_t end = cfg.steps;
     if (opt.stop_after > 0) end = std::min(end, step + opt.stop_after);
     const int64_t log_every = std::max<int64_t>(1, opt.callbacks.every);
@@ -140,9 +141,9 @@ int64_t toy_train_ex(ToyModel& model, const ToyTrainOptions& opt) {
     return step;
 }
 
-void toy_train(ToyModel& model, bool quiet, const ToyTrainCallbacks& cb) {
+void toy_train(ToyModel& model, const Context& ctx, const ToyTrainCallbacks& cb) {
     ToyTrainOptions opt;
-    opt.quiet = quiet;
+    opt.ctx = ctx;
     opt.callbacks = cb;
     toy_train_ex(model, opt);
 }

@@ -1,5 +1,5 @@
 // chart.cpp: grouped bar charts and line/scatter charts (see chart.h).
-#include "viz/chart.h"
+#include "unfold/viz/chart.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,11 +1,11 @@
 // html.cpp: the self-contained HTML report writer and a tag-balance checker (see html.h).
-#include "viz/html.h"
+#include "unfold/viz/html.h"
 
 #include <cctype>
 #include <set>
 
-#include "core/error.h"
-#include "io/fileio.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
 
 namespace unfold {
 

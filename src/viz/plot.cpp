@@ -1,5 +1,5 @@
 // plot.cpp: axes, ticks, panels, legends, heatmaps and colour bars (see plot.h).
-#include "viz/plot.h"
+#include "unfold/viz/plot.h"
 
 #include <algorithm>
 #include <cmath>

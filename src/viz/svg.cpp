@@ -1,5 +1,5 @@
 // svg.cpp: the SVG element writer and colour maps (see svg.h).
-#include "viz/svg.h"
+#include "unfold/viz/svg.h"
 
 #include <algorithm>
 #include <cmath>

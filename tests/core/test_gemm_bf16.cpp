@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "../test_util.h"
-#include "core/blas.h"
-#include "core/error.h"
-#include "core/gemm_bf16.h"
-#include "core/half.h"
-#include "core/rng.h"
-#include "core/threads.h"
+#include "unfold/core/blas.h"
+#include "unfold/core/context.h"
+#include "unfold/core/error.h"
+#include "unfold/core/gemm_bf16.h"
+#include "unfold/core/half.h"
+#include "unfold/core/rng.h"
 
 using namespace unfold;
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "core/optim.h"
-#include "core/rng.h"
+#include "unfold/core/optim.h"
+#include "unfold/core/rng.h"
 
 using namespace unfold;
 

@@ -9,7 +9,7 @@
 #include <iterator>
 #include <vector>
 
-#include "core/rng.h"
+#include "unfold/core/rng.h"
 
 using namespace unfold;
 

@@ -8,9 +8,9 @@
 #include <fstream>
 #include <string>
 
-#include "core/error.h"
-#include "io/fileio.h"
 #include "../test_util.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
 
 namespace unfold_test {
 

@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "io/fileio.h"
 #include "io_test_util.h"
+#include "unfold/io/fileio.h"
 
 using namespace unfold;
 using unfold_test::TempDir;

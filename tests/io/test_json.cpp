@@ -4,9 +4,9 @@
 
 #include <cmath>
 
-#include "core/rng.h"
-#include "io/json.h"
 #include "io_test_util.h"
+#include "unfold/core/rng.h"
+#include "unfold/io/json.h"
 
 using namespace unfold;
 using unfold_test::error_of;

@@ -6,11 +6,11 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/rng.h"
-#include "core/half.h"
-#include "io/json.h"
-#include "io/npy.h"
 #include "io_test_util.h"
+#include "unfold/core/half.h"
+#include "unfold/core/rng.h"
+#include "unfold/io/json.h"
+#include "unfold/io/npy.h"
 
 using namespace unfold;
 using unfold_test::fixture;

@@ -7,11 +7,11 @@
 #include <cstring>
 #include <limits>
 
-#include "core/rng.h"
-#include "core/half.h"
-#include "io/json.h"
-#include "io/safetensors.h"
 #include "io_test_util.h"
+#include "unfold/core/half.h"
+#include "unfold/core/rng.h"
+#include "unfold/io/json.h"
+#include "unfold/io/safetensors.h"
 
 using namespace unfold;
 using unfold_test::error_of;

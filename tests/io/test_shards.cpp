@@ -11,12 +11,12 @@
 #include <vector>
 
 #include "../test_util.h"
-#include "core/error.h"
-#include "core/rng.h"
-#include "io/fileio.h"
-#include "io/json.h"
-#include "io/npy.h"
-#include "io/shards.h"
+#include "unfold/core/error.h"
+#include "unfold/core/rng.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/json.h"
+#include "unfold/io/npy.h"
+#include "unfold/io/shards.h"
 
 using namespace unfold;
 using unfold_test::error_of;

@@ -7,9 +7,9 @@
 
 #include <cmath>
 
-#include "io/safetensors.h"
-#include "lm/checkpoint.h"
-#include "lm/model.h"
+#include "unfold/io/safetensors.h"
+#include "unfold/lm/checkpoint.h"
+#include "unfold/lm/model.h"
 
 namespace unfold {
 

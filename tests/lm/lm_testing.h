@@ -6,13 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "io/fileio.h"
-#include "lm/hooks.h"
-#include "lm/model.h"
+#include "unfold/io/fileio.h"
+#include "unfold/lm/hooks.h"
+#include "unfold/lm/model.h"
 
 namespace unfold::lm_testing {
 
-inline const std::string kStoriesDir = std::string(UNFOLD_SHARED_DIR) + "/models/stories260K/";
+inline const std::string kStoriesDir = std::string(UNFOLD_SOURCE_DIR) + "/models/stories260K/";
 inline const std::string kStories = kStoriesDir + "stories260K.bin";
 inline const std::string kGpt2Tiny = std::string(UNFOLD_SOURCE_DIR) + "/tests/fixtures/lm/gpt2_tiny";
 inline const std::string kLlamaTiny = std::string(UNFOLD_SOURCE_DIR) + "/tests/fixtures/lm/llama_tiny";

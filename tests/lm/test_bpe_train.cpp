@@ -5,11 +5,11 @@
 #include <map>
 #include <random>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "lm/bpe_train.h"
-#include "lm/tokenizer.h"
 #include "lm/tokenizer_pretok.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/lm/bpe_train.h"
+#include "unfold/lm/tokenizer.h"
 
 using namespace unfold;
 
@@ -57,7 +57,7 @@ BpeTrainConfig cfg(int vocab, int64_t min_count = 2) {
     BpeTrainConfig c;
     c.vocab_size = vocab;
     c.min_pair_count = min_count;
-    c.quiet = true;
+    c.ctx.quiet = true;
     return c;
 }
 

@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include "../test_util.h"
-#include "io/fileio.h"
-#include "io/shards.h"
-#include "lm/cache.h"
-#include "lm/checkpoint.h"
-#include "lm/model.h"
 #include "lm_testing.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/shards.h"
+#include "unfold/lm/cache.h"
+#include "unfold/lm/checkpoint.h"
+#include "unfold/lm/model.h"
 
 using namespace unfold;
 using unfold_test::error_of;
@@ -42,7 +42,7 @@ static LmCacheOptions opts(int64_t rows) {
     o.batch = 3;
     o.rows_per_shard = 32;
     o.bos_id = 1;
-    o.quiet = true;
+    o.ctx.quiet = true;
     return o;
 }
 

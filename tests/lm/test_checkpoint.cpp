@@ -12,14 +12,14 @@
 #include <cstring>
 #include <unistd.h>
 
-#include "io/fileio.h"
-#include "io/json.h"
-#include "io/safetensors.h"
-#include "lm/checkpoint.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/json.h"
+#include "unfold/io/safetensors.h"
+#include "unfold/lm/checkpoint.h"
 
 using namespace unfold;
 
-static const std::string kBin = std::string(UNFOLD_SHARED_DIR) + "/models/stories260K/stories260K.bin";
+static const std::string kBin = std::string(UNFOLD_SOURCE_DIR) + "/models/stories260K/stories260K.bin";
 static const std::string kGpt2 = std::string(UNFOLD_SOURCE_DIR) + "/tests/fixtures/lm/gpt2_tiny";
 
 static struct TmpCleanup {

@@ -7,11 +7,11 @@
 #include <numeric>
 #include <random>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "lm/bpe_train.h"
-#include "lm/corpus.h"
 #include "lm/tokenizer_unicode.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/lm/bpe_train.h"
+#include "unfold/lm/corpus.h"
 
 using namespace unfold;
 
@@ -41,7 +41,7 @@ std::string tmpdir() {
 TEST(Corpus, ParallelTokenizeEqualsEncode) {
     BpeTrainConfig cfg;
     cfg.vocab_size = 400;
-    cfg.quiet = true;
+    cfg.ctx.quiet = true;
     std::string text = synthetic_text(3u << 20, 1);  // > 1 MiB: the parallel path
     BpeModel m = bpe_train(text.substr(0, 200000), cfg);
     BpeTokenizer tok(m, "test");
@@ -55,7 +55,7 @@ TEST(Corpus, ParallelTokenizeEqualsEncode) {
 TEST(Corpus, TokenCache) {
     BpeTrainConfig cfg;
     cfg.vocab_size = 300;
-    cfg.quiet = true;
+    cfg.ctx.quiet = true;
     std::string text = synthetic_text(50000, 2);
     BpeTokenizer tok(bpe_train(text, cfg), "test");
     std::string path = tmpdir() + "/cache_text.txt";
@@ -165,7 +165,7 @@ TEST(Corpus, EvalWindows) {
 }
 
 TEST(Corpus, KjvText) {
-    if (system("command -v bible >/dev/null 2>&1") != 0) GTEST_SKIP() << "bible-kjv not installed";
+    ASSERT_EQ(system("command -v bible >/dev/null 2>&1"), 0) << "bible-kjv is not installed (scripts/deps.sh installs it)";
     std::string t = corpus_kjv_text();
     EXPECT_EQ(t.rfind("In the beginning God created the heaven and the earth.\n", 0), 0u);
     EXPECT_NE(t.find("\nJesus wept.\n"), std::string::npos);
@@ -179,7 +179,7 @@ TEST(Corpus, KjvText) {
 }
 
 TEST(Corpus, GcideText) {
-    if (!file_exists("/usr/share/dictd/gcide.dict.dz")) GTEST_SKIP() << "dict-gcide not installed";
+    ASSERT_TRUE(file_exists("/usr/share/dictd/gcide.dict.dz")) << "dict-gcide is not installed (scripts/deps.sh installs it)";
     std::string t = corpus_gcide_text("/usr/share/dictd/gcide.dict.dz", "/usr/share/dictd/gcide.index", 3000000);
     EXPECT_GE(t.size(), 3000000u);
     EXPECT_LT(t.size(), 3100000u);

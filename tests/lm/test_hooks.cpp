@@ -9,10 +9,10 @@
 
 #include <cmath>
 
-#include "lm/checkpoint.h"
-#include "lm/generate.h"
-#include "lm/hooks.h"
 #include "lm_testing.h"
+#include "unfold/lm/checkpoint.h"
+#include "unfold/lm/generate.h"
+#include "unfold/lm/hooks.h"
 
 using namespace unfold;
 using namespace unfold::lm_testing;

@@ -8,8 +8,8 @@
 #include <functional>
 #include <vector>
 
-#include "core/rng.h"
-#include "lm/layers.h"
+#include "unfold/core/rng.h"
+#include "unfold/lm/layers.h"
 
 using namespace unfold;
 

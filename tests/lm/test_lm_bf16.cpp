@@ -8,13 +8,13 @@
 #include <cmath>
 
 #include "../test_util.h"
-#include "core/error.h"
-#include "core/threads.h"
-#include "lm/checkpoint.h"
-#include "lm/generate.h"
-#include "lm/hooks.h"
-#include "lm/model.h"
 #include "lm_testing.h"
+#include "unfold/core/context.h"
+#include "unfold/core/error.h"
+#include "unfold/lm/checkpoint.h"
+#include "unfold/lm/generate.h"
+#include "unfold/lm/hooks.h"
+#include "unfold/lm/model.h"
 
 using namespace unfold;
 using unfold_test::error_of;

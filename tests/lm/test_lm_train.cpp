@@ -13,10 +13,10 @@
 #include <cstdio>
 #include <unistd.h>
 
-#include "core/threads.h"
-#include "io/fileio.h"
-#include "lm/checkpoint.h"
-#include "lm/lm_train.h"
+#include "unfold/core/context.h"
+#include "unfold/io/fileio.h"
+#include "unfold/lm/checkpoint.h"
+#include "unfold/lm/lm_train.h"
 
 using namespace unfold;
 
@@ -62,7 +62,7 @@ static LmTrainConfig periodic_train_config(int64_t steps) {
     tc.warmup = 10;
     tc.eval_every = 0;
     tc.eval_windows = 16;
-    tc.quiet = true;
+    tc.ctx.quiet = true;
     return tc;
 }
 
@@ -110,7 +110,7 @@ TEST(LmTrain, ResumeIsBitIdentical) {
         tc.eval_every = 8;
         tc.eval_windows = 4;
         tc.ckpt_every = 100;
-        tc.quiet = true;
+        tc.ctx.quiet = true;
         tc.seed = 5;
         LmModel full;
         lm_build(full, tiny(arch));

@@ -9,14 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "io/fileio.h"
-#include "io/json.h"
-#include "io/shards.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/json.h"
+#include "unfold/io/shards.h"
 
 using namespace unfold;
 
 static const std::string kBin = UNFOLD_BINARY;
-static const std::string kStories = std::string(UNFOLD_SHARED_DIR) + "/models/stories260K/";
+static const std::string kStories = std::string(UNFOLD_SOURCE_DIR) + "/models/stories260K/";
 
 // Runs a shell command; returns exit status, stdout in *out (stderr folded in when merge_err).
 static int sh(const std::string& cmd, std::string* out, bool merge_err = false) {
@@ -38,7 +38,7 @@ static struct TmpCleanup {
 } tmp_cleanup;
 
 #define NEED_BINARY() \
-    if (!file_exists(kBin)) GTEST_SKIP() << "unfold binary not built: " << kBin
+    ASSERT_TRUE(file_exists(kBin)) << "the unfold binary is missing: " << kBin
 
 TEST(LmCli, StoriesGenerateIsByteIdentical) {
     NEED_BINARY();

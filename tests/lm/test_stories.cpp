@@ -8,11 +8,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "io/fileio.h"
-#include "lm/checkpoint.h"
-#include "lm/generate.h"
-#include "lm/tokenizer.h"
 #include "lm_testing.h"
+#include "unfold/io/fileio.h"
+#include "unfold/lm/checkpoint.h"
+#include "unfold/lm/generate.h"
+#include "unfold/lm/tokenizer.h"
 
 using namespace unfold;
 using namespace unfold::lm_testing;

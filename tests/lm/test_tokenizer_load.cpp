@@ -7,12 +7,12 @@
 #include <limits>
 #include <random>
 
-#include "core/error.h"
-#include "io/fileio.h"
-#include "lm/tokenizer.h"
-#include "lm/tokenizer_gpt2.h"
-#include "lm/tokenizer_llama2c.h"
 #include "lm/tokenizer_unicode.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/lm/tokenizer.h"
+#include "unfold/lm/tokenizer_gpt2.h"
+#include "unfold/lm/tokenizer_llama2c.h"
 
 using namespace unfold;
 

@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <vector>
 
-#include "core/rng.h"
-#include "sae/sae.h"
 #include "sae/sae_kernels.h"
+#include "unfold/core/rng.h"
+#include "unfold/sae/sae.h"
 
 using namespace unfold;
 

@@ -13,15 +13,15 @@
 #include <unistd.h>
 
 #include "../test_util.h"
-#include "core/error.h"
-#include "core/rng.h"
-#include "io/fileio.h"
-#include "io/json.h"
-#include "io/npy.h"
-#include "io/safetensors.h"
-#include "io/shards.h"
-#include "sae/sae.h"
-#include "sae/sae_zip.h"
+#include "unfold/core/error.h"
+#include "unfold/core/rng.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/json.h"
+#include "unfold/io/npy.h"
+#include "unfold/io/safetensors.h"
+#include "unfold/io/shards.h"
+#include "unfold/io/zip.h"
+#include "unfold/sae/sae.h"
 
 using namespace unfold;
 using unfold_test::error_of;
@@ -217,7 +217,7 @@ TEST(SaeZip, InflateAndCrcKnownVectors) {
 
 TEST(SaeCli, TrainEvalEncodeDecodeReport) {
     std::string bin = UNFOLD_BINARY;
-    if (!file_exists(bin)) GTEST_SKIP() << "unfold binary not built";
+    ASSERT_TRUE(file_exists(bin)) << "the unfold binary is missing: " << bin;
     std::string d = tmpdir("cli");
     std::string run = path_join(d, "run");
     std::string cmd = bin + " sae train --input planted:d=16,features=32,p=0.08,seed=1 --arch topk --k 3 --latents 64 "
@@ -393,7 +393,7 @@ TEST(SaeIo, GatedMissingOrBadTensorsAreRejected) {
 
 TEST(SaeCli, GatedTrainEvalEncodeDecodeReport) {
     std::string bin = UNFOLD_BINARY;
-    if (!file_exists(bin)) GTEST_SKIP() << "unfold binary not built";
+    ASSERT_TRUE(file_exists(bin)) << "the unfold binary is missing: " << bin;
     std::string d = tmpdir("cli_gated");
     std::string run = path_join(d, "run");
     const std::string data = "planted:d=16,features=32,p=0.08,seed=1";

@@ -7,11 +7,11 @@
 #include <cstdio>
 #include <string>
 
-#include "io/fileio.h"
-#include "sae/sae_eval.h"
-#include "sae/sae_train.h"
-#include "sae/source.h"
-#include "toy/toy.h"
+#include "unfold/data/source.h"
+#include "unfold/io/fileio.h"
+#include "unfold/sae/sae_eval.h"
+#include "unfold/sae/sae_train.h"
+#include "unfold/toy/toy.h"
 
 using namespace unfold;
 
@@ -37,7 +37,7 @@ ToyModel train_pentagon(const std::string& dir) {
     c.steps = 6000;
     c.seed = 3;
     ToyModel m = toy_init(c);
-    toy_train(m, /*quiet=*/true);
+    toy_train(m, Context::silent());
     toy_save_run(m, dir);
     return m;
 }
@@ -70,7 +70,7 @@ TEST(SaeToy, PentagonFeaturesRecoveredFromHiddenActivations) {
     c.seed = 2;
     c.log_every = 500;
     SaeTrainOptions o;
-    o.quiet = true;
+    o.ctx.quiet = true;
     SaeTrainResult r = sae_train(c, *src, o);
 
     so.seed = 99;  // evaluate on fresh activations

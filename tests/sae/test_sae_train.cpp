@@ -7,16 +7,16 @@
 #include <cstring>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "core/rng.h"
-#include "core/threads.h"
-#include "io/fileio.h"
-#include "io/json.h"
-#include "io/safetensors.h"
-#include "sae/sae.h"
-#include "sae/sae_eval.h"
-#include "sae/sae_train.h"
-#include "sae/synth.h"
+#include "unfold/core/context.h"
+#include "unfold/core/error.h"
+#include "unfold/core/rng.h"
+#include "unfold/data/synth.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/json.h"
+#include "unfold/io/safetensors.h"
+#include "unfold/sae/sae.h"
+#include "unfold/sae/sae_eval.h"
+#include "unfold/sae/sae_train.h"
 
 using namespace unfold;
 
@@ -91,7 +91,7 @@ Json eval_on(const Sae& s, uint64_t seed) {
 TEST(SaeTrain, TopKRecoversPlantedDictionary) {
     PlantedTestSource src(small_planted(1));
     SaeTrainOptions o;
-    o.quiet = true;
+    o.ctx.quiet = true;
     SaeTrainResult r = sae_train(small_cfg(SaeArch::TOPK), src, o);
     Json m = eval_on(r.sae, 1);
     std::printf("topk: fvu %g l0 %g mmcs %g recovered %g\n", m["fvu"].num, m["l0"].num,
@@ -114,7 +114,7 @@ TEST(SaeTrain, BatchTopKTrainsAndLearnsThreshold) {
     // the batch selection for per-row top-k in this code path reproduces TopK's result exactly.
     PlantedTestSource src(small_planted(2));
     SaeTrainOptions o;
-    o.quiet = true;
+    o.ctx.quiet = true;
     SaeTrainConfig c = small_cfg(SaeArch::BATCHTOPK);
     c.steps = 600;
     SaeTrainResult r = sae_train(c, src, o);
@@ -141,7 +141,7 @@ TEST(SaeTrain, ReluL1AndJumpReluLearn) {
         c.coef_warmup_steps = 100;
         c.resample_every = a == SaeArch::STANDARD ? 300 : 0;
         SaeTrainOptions o;
-        o.quiet = true;
+        o.ctx.quiet = true;
         SaeTrainResult r = sae_train(c, src, o);
         Json m = eval_on(r.sae, 4);
         std::printf("%s: fvu %g l0 %g mmcs %g recovered %g\n", sae_arch_name(a), m["fvu"].num, m["l0"].num,
@@ -167,7 +167,7 @@ TEST(SaeTrain, GatedRecoversPlantedDictionaryWithoutShrinkage) {
     c.sae.l1_coef = 1.0f;
     c.coef_warmup_steps = 100;
     SaeTrainOptions o;
-    o.quiet = true;
+    o.ctx.quiet = true;
     SaeTrainResult r = sae_train(c, src, o);
     Json m = eval_on(r.sae, 9);
     std::printf("gated: fvu %g l0 %g mmcs %g recovered %g shrinkage %g\n", m["fvu"].num, m["l0"].num,
@@ -203,7 +203,7 @@ TEST(SaeTrain, ExactResumeIsBitIdentical) {
         std::string d1 = tmpdir(std::string("full_") + sae_arch_name(a)), d2 = tmpdir(std::string("resumed_") + sae_arch_name(a));
         PlantedTestSource s1(small_planted(5));
         SaeTrainOptions o1;
-        o1.quiet = true;
+        o1.ctx.quiet = true;
         o1.out_dir = d1;
         SaeTrainResult full = sae_train(c, s1, o1);
         ASSERT_TRUE(full.finished);
@@ -239,7 +239,7 @@ TEST(SaeTrain, ResumeWithDifferentConfigIsRejected) {
     std::string d = tmpdir("cfgchange");
     PlantedTestSource s(small_planted(6));
     SaeTrainOptions o;
-    o.quiet = true;
+    o.ctx.quiet = true;
     o.out_dir = d;
     o.stop_at = 5;
     sae_train(c, s, o);
@@ -262,7 +262,7 @@ TEST(SaeTrain, NanActivationIsAnErrorNamingTheRow) {
     c.steps = 10;
     c.batch = 64;
     SaeTrainOptions o;
-    o.quiet = true;
+    o.ctx.quiet = true;
     try {
         sae_train(c, s, o);
         FAIL() << "expected an error";
@@ -287,7 +287,7 @@ TEST(SaeTrain, NormalizationIsFoldedIntoTheWeights) {
     c.steps = 400;
     c.normalize = true;
     SaeTrainOptions o;
-    o.quiet = true;
+    o.ctx.quiet = true;
     SaeTrainResult r = sae_train(c, s, o);
     Scaled ev(small_planted(8));
     ev.pos = 1LL << 40;
@@ -388,7 +388,7 @@ TEST(SaeTrain, ToyModelFeaturesRecoveredFromHiddenActivations) {
     c.seed = 1;
     c.log_every = 500;
     SaeTrainOptions o;
-    o.quiet = true;
+    o.ctx.quiet = true;
     SaeTrainResult r = sae_train(c, src, o);
     ToyHidden ev;
     ev.pos = 1 << 30;

@@ -19,11 +19,11 @@
 #include <unistd.h>
 
 #include "../test_util.h"
-#include "core/error.h"
-#include "io/fileio.h"
-#include "io/json.h"
-#include "io/npy.h"
-#include "sae/sae.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/json.h"
+#include "unfold/io/npy.h"
+#include "unfold/sae/sae.h"
 
 using namespace unfold;
 using unfold_test::error_of;

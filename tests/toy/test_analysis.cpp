@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "core/rng.h"
-#include "toy/analysis.h"
-#include "toy/geometry.h"
-#include "toy/packing.h"
-#include "toy/phase.h"
+#include "unfold/core/rng.h"
+#include "unfold/toy/analysis.h"
+#include "unfold/toy/geometry.h"
+#include "unfold/toy/packing.h"
+#include "unfold/toy/phase.h"
 
 using namespace unfold;
 

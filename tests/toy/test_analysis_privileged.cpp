@@ -4,9 +4,9 @@
 
 #include <cmath>
 
-#include "core/threads.h"
-#include "toy/privileged.h"
-#include "toy/toy.h"
+#include "unfold/core/context.h"
+#include "unfold/toy/privileged.h"
+#include "unfold/toy/toy.h"
 
 using namespace unfold;
 
@@ -28,7 +28,7 @@ ToyModel trained(ToyKind kind, int n, int m, int64_t steps) {
     for (int i = 0; i < n; i++) imp[i] = std::pow(0.8f, (float)i);
     toy_set_importance(c, imp);
     ToyModel model = toy_init(c);
-    toy_train(model, true);
+    toy_train(model, Context::silent());
     return model;
 }
 

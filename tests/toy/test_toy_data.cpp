@@ -4,8 +4,8 @@
 #include <cmath>
 #include <vector>
 
-#include "core/threads.h"
-#include "toy/toy.h"
+#include "unfold/core/context.h"
+#include "unfold/toy/toy.h"
 
 using namespace unfold;
 

@@ -9,9 +9,9 @@
 #include <cmath>
 #include <vector>
 
-#include "core/error.h"
-#include "core/rng.h"
-#include "toy/toy.h"
+#include "unfold/core/error.h"
+#include "unfold/core/rng.h"
+#include "unfold/toy/toy.h"
 
 using namespace unfold;
 

@@ -8,11 +8,11 @@
 #include <string>
 #include <unistd.h>
 
-#include "core/error.h"
-#include "core/threads.h"
-#include "io/fileio.h"
-#include "io/json.h"
-#include "toy/toy.h"
+#include "unfold/core/context.h"
+#include "unfold/core/error.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/json.h"
+#include "unfold/toy/toy.h"
 
 using namespace unfold;
 
@@ -42,15 +42,15 @@ TEST(ToyRun, SameSeedSameBytes) {
     std::string a = tmpdir("seed_a"), b = tmpdir("seed_b");
     ToyConfig c = small_cfg(4, 300);
     ToyModel m1 = toy_init(c), m2 = toy_init(c);
-    toy_train(m1, true);
-    toy_train(m2, true);
+    toy_train(m1, Context::silent());
+    toy_train(m2, Context::silent());
     toy_save_run(m1, a);
     toy_save_run(m2, b);
     for (const char* f : {"model.safetensors", "config.json", "metrics.json"})
         EXPECT_EQ(read_file(path_join(a, f)), read_file(path_join(b, f))) << f;
     c.seed = 4;  // and a different seed gives a different model
     ToyModel m3 = toy_init(c);
-    toy_train(m3, true);
+    toy_train(m3, Context::silent());
     EXPECT_NE(m1.params.data, m3.params.data);
 }
 
@@ -62,10 +62,10 @@ TEST(ToyRun, ThreadCountDoesNotChangeTheResult) {
         c.batch = 1024;
         set_num_threads(1);
         ToyModel m1 = toy_init(c);
-        toy_train(m1, true);
+        toy_train(m1, Context::silent());
         set_num_threads(2);
         ToyModel m2 = toy_init(c);
-        toy_train(m2, true);
+        toy_train(m2, Context::silent());
         EXPECT_EQ(m1.params.data, m2.params.data) << instances << " instances";
     }
 }
@@ -73,12 +73,12 @@ TEST(ToyRun, ThreadCountDoesNotChangeTheResult) {
 TEST(ToyRun, ResumeIsExact) {
     ToyConfig c = small_cfg(3, 500);
     ToyModel full = toy_init(c);
-    toy_train(full, true);
+    toy_train(full, Context::silent());
     std::string d;
     for (int64_t stop : {77, 200}) {  // mid-segment and on a checkpoint boundary
         d = tmpdir("resume" + std::to_string(stop));
         ToyTrainOptions o;
-        o.quiet = true;
+        o.ctx.quiet = true;
         o.checkpoint_dir = d;
         o.checkpoint_every = 100;
         o.stop_after = stop;
@@ -110,7 +110,7 @@ TEST(ToyRun, RunFolderRoundTripAndValidation) {
         c.correlated_pairs = 1;
         c.l1_hidden = 0.01f;
         ToyModel m = toy_init(c);
-        toy_train(m, true);
+        toy_train(m, Context::silent());
         toy_save_run(m, d);
         ToyModel r = toy_load_run(d);
         EXPECT_EQ(r.params.data, m.params.data);
@@ -179,7 +179,7 @@ TEST(ToyRun, MetricsOnHandBuiltPolytopes) {
 
 TEST(ToyRun, CliTrainAndResume) {
     std::string bin = UNFOLD_BINARY;
-    if (!file_exists(bin)) GTEST_SKIP() << "unfold binary not built";
+    ASSERT_TRUE(file_exists(bin)) << "the unfold binary is missing: " << bin;
     std::string a = tmpdir("cli_a"), b = tmpdir("cli_b");
     std::string common = " toy train --features 6 --hidden 2 --instances 3 --density 1:0.1 --importance 0.8 "
                          "--batch 256 --eval-batch 512 --seed 5 --quiet --threads 2";

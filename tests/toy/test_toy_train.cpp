@@ -7,8 +7,8 @@
 #include <cmath>
 #include <vector>
 
-#include "core/threads.h"
-#include "toy/toy.h"
+#include "unfold/core/context.h"
+#include "unfold/toy/toy.h"
 
 using namespace unfold;
 
@@ -43,7 +43,7 @@ TEST(ToyTrain, DenseKeepsTheTwoMostImportantOrthogonal) {
     ToyConfig c = cfg52({1.0f, 1.0f});
     c.steps = 10000;
     ToyModel model = toy_init(c);
-    toy_train(model, true);
+    toy_train(model, Context::silent());
     for (int inst = 0; inst < c.n_instances; inst++) {
         const float* W = toy_feature_weights(model, inst);
         ToyInstanceMetrics mt = toy_instance_metrics(W, 2, 5);
@@ -62,7 +62,7 @@ TEST(ToyTrain, SparseFormsAPentagon) {
     ToyConfig c = cfg52({0.05f, 0.05f, 0.05f, 0.05f});
     c.steps = 10000;
     ToyModel model = toy_init(c);
-    toy_train(model, true);
+    toy_train(model, Context::silent());
     c.eval_batch = 65536;
     model.cfg.eval_batch = 65536;
     std::vector<float> loss = toy_eval_loss(model);
@@ -101,7 +101,7 @@ static void check_linear(int n, int m, const char* importance, std::vector<float
     // dropped-feature events, ~1.5% relative noise. 2^20 examples bring it to ~0.4%.
     c.eval_batch = 1 << 20;
     ToyModel model = toy_init(c);
-    toy_train(model, true);
+    toy_train(model, Context::silent());
     std::vector<float> loss = toy_eval_loss(model);
     for (int inst = 0; inst < c.n_instances; inst++) {
         ToyInstanceMetrics mt = toy_instance_metrics(toy_feature_weights(model, inst), m, n);
@@ -135,7 +135,7 @@ TEST(ToyTrain, StickyDimensionalities) {
     toy_set_importance(c, std::vector<float>(32, 1.0f));
     c.steps = 6000;
     ToyModel model = toy_init(c);
-    toy_train(model, true);
+    toy_train(model, Context::silent());
     for (int inst = 0; inst < 4; inst++) {
         ToyInstanceMetrics mt = toy_instance_metrics(toy_feature_weights(model, inst), 8, 32);
         if (inst < 2) {

@@ -1,0 +1,179 @@
+// cli_lm.cpp: the `unfold lm` command group - generate, info, eval (train and cache live in
+// cli_lm_train.cpp / cli_lm_cache.cpp). A thin layer over checkpoint.h, generate.h and lm_train.h.
+#include <cmath>
+#include <cstdio>
+
+#include "args.h"
+#include "cli_lm.h"
+#include "cli_tokenizer.h"
+#include "commands.h"
+#include "unfold/core/error.h"
+#include "unfold/core/progress.h"
+#include "unfold/io/fileio.h"
+#include "unfold/lm/checkpoint.h"
+#include "unfold/lm/corpus.h"
+#include "unfold/lm/generate.h"
+#include "unfold/lm/lm_train.h"
+
+namespace unfold {
+
+void load_inference_model(LmModel& m, const Args& a) {
+    const LmDtype dtype = parse_lm_dtype(a.str("dtype"), "--dtype");
+    lm_load(m, a.str("model"));
+    lm_set_dtype(m, dtype);
+    if (dtype == LmDtype::BF16 && !gemm_bf16_native_available())
+        a.ctx.info("note: this CPU has no AVX512-BF16; bf16 runs on the portable kernel, slower than fp32");
+}
+
+std::unique_ptr<Tokenizer> open_model_tokenizer(const std::string& model_path, const std::string& explicit_path) {
+    if (!explicit_path.empty()) return load_tokenizer(explicit_path);
+    std::string td = is_directory(model_path) ? path_join(model_path, "tokenizer") : "";
+    if (!td.empty() && is_directory(td)) {
+        if (file_exists(path_join(td, "vocab.json")) || file_exists(path_join(td, "tokenizer.json")))
+            return load_tokenizer(td);
+        for (const auto& n : list_dir(td))
+            if (n.size() > 4 && n.compare(n.size() - 4, 4, ".bin") == 0) return load_tokenizer(path_join(td, n));
+    }
+    fail("%s: no tokenizer found beside the model; pass --tokenizer PATH", model_path.c_str());
+}
+
+void copy_tokenizer(const std::string& src, const std::string& dir) {
+    std::string td = path_join(dir, "tokenizer");
+    make_dirs(td);
+    if (is_directory(src)) {
+        for (const char* f : {"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json"})
+            if (file_exists(path_join(src, f))) write_file_atomic(path_join(td, f), read_file(path_join(src, f)));
+    } else {
+        size_t k = src.find_last_of('/');
+        write_file_atomic(path_join(td, k == std::string::npos ? src : src.substr(k + 1)), read_file(src));
+    }
+}
+
+std::string resolve_corpus(const std::string& corpus, const std::string& out_dir, const Context& ctx) {
+    if ((corpus == "kjv" || corpus == "gcide") && !file_exists(corpus)) {
+        std::string p = path_join(out_dir, corpus + ".txt");
+        if (!file_exists(p)) {
+            make_dirs(out_dir);
+            size_t n = corpus_write_source(corpus, p);
+            ctx.info("wrote the %s corpus (%zu bytes) to %s", corpus.c_str(), n, p.c_str());
+        }
+        return p;
+    }
+    return corpus;
+}
+
+std::vector<int32_t> tokenize_file(const Tokenizer& tok, const std::string& path, const Context& ctx) {
+    std::vector<int32_t> ids = corpus_load_tokens(path, tok, true, ctx);  // cached beside the text
+    ctx.info("%s: %zu tokens (%s, vocab %d)", path.c_str(), ids.size(), tok.name().c_str(), tok.vocab_size());
+    return ids;
+}
+
+static int cmd_generate(int argc, char** argv) {
+    static const CommandSpec spec = {
+        "unfold lm generate",
+        "Generate text from a model (greedy by default), streaming tokens to stdout.",
+        "unfold lm generate --model ../shared/models/stories260K/stories260K.bin \\\n"
+        "    --tokenizer ../shared/models/stories260K/tok512.bin --steps 200\n"
+        "unfold lm generate --model runs/lm1 --prompt \"And God said\" --temperature 0.8 --top-k 40",
+        {{"model", "", "model: llama2.c .bin, .safetensors, or a folder with config.json + model.safetensors"},
+         {"tokenizer", "", "tokenizer file/folder (default: the model folder's tokenizer/)"},
+         {"prompt", "", "text to continue (BOS is prepended when the tokenizer has one)"},
+         {"steps", "200", "number of new tokens"},
+         {"temperature", "0", "0 = greedy (argmax); > 0 samples from softmax(logits / temperature)"},
+         {"top-k", "0", "sample only among the k most likely tokens (0 = all)"},
+         {"ids", "", "print the generated token ids instead of the text", true},
+         kDtypeOpt}};
+    Args a = parse_args(spec, argc, argv);
+    if (a.help) return 0;
+    LmModel m;
+    load_inference_model(m, a);
+    auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
+    UNFOLD_CHECK(tok->vocab_size() <= m.cfg.vocab, "tokenizer has %d tokens but the model's vocabulary is %lld",
+                 tok->vocab_size(), (long long)m.cfg.vocab);
+    std::vector<int32_t> prompt;
+    if (tok->bos_id() >= 0) prompt.push_back(tok->bos_id());
+    auto enc = tok->encode(a.str("prompt"));
+    prompt.insert(prompt.end(), enc.begin(), enc.end());
+    UNFOLD_CHECK(!prompt.empty(), "the tokenizer has no BOS token: give a --prompt");
+    GenerateOptions o;
+    o.max_new_tokens = a.i64("steps");
+    UNFOLD_CHECK(o.max_new_tokens >= 0, "--steps must be >= 0");
+    o.temperature = (float)a.f64("temperature");
+    o.top_k = a.i64("top-k");
+    o.seed = a.seed();
+    // llama2.c convention: BOS delimits documents, so a sampled BOS ends the text; GPT-2: <|endoftext|>
+    o.stop_id = tok->bos_id() >= 0 && tok->bos_id() != tok->eos_id() ? tok->bos_id() : tok->eos_id();
+    bool ids_only = a.flag("ids");
+    std::string prompt_text = a.str("prompt");
+    if (!ids_only) std::fwrite(prompt_text.data(), 1, prompt_text.size(), stdout);
+    auto out = lm_generate(m, prompt, o, [&](int32_t prev, int32_t id) {
+        if (ids_only) return;
+        std::string piece = tok->decode_piece(prev, id);
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        std::fflush(stdout);
+    });
+    if (ids_only)
+        for (size_t i = 0; i < out.size(); i++) std::printf("%d%c", out[i], i + 1 < out.size() ? ' ' : '\n');
+    else
+        std::printf("\n");
+    return 0;
+}
+
+static int cmd_info(int argc, char** argv) {
+    static const CommandSpec spec = {"unfold lm info",
+                                     "Print a model's configuration, parameter count and tensors.",
+                                     "unfold lm info --model runs/lm1",
+                                     {{"model", "", "model file or folder"},
+                                      {"tensors", "", "list every tensor with its shape", true}}};
+    Args a = parse_args(spec, argc, argv);
+    if (a.help) return 0;
+    LmModel m;
+    lm_load(m, a.str("model"));
+    std::printf("%s\nparameters: %zu\nhooks: %s ... ln_final.hook_normalized (%zu hook points)\n",
+                m.cfg.describe().c_str(), m.params.size(), "hook_embed, blocks.0.hook_resid_pre",
+                hook_names((int)m.cfg.n_layers, m.cfg.arch == LmArch::GPT2).size());
+    if (a.flag("tensors"))
+        for (const auto& v : m.params.views) std::printf("  %-48s %s\n", v.name.c_str(), shape_str(v.shape).c_str());
+    return 0;
+}
+
+static int cmd_eval(int argc, char** argv) {
+    static const CommandSpec spec = {
+        "unfold lm eval",
+        "Mean next-token loss of a model on a text file, beside the corpus's unigram entropy.",
+        "unfold lm eval --model runs/lm1 --corpus val.txt --context 128",
+        {{"model", "", "model file or folder"},
+         {"tokenizer", "", "tokenizer (default: the model folder's tokenizer/)"},
+         {"corpus", "", "UTF-8 text file"},
+         {"context", "128", "window length"},
+         {"windows", "256", "number of evenly spaced windows"},
+         {"batch", "16", "windows per forward pass"},
+         kDtypeOpt}};
+    Args a = parse_args(spec, argc, argv);
+    if (a.help) return 0;
+    LmModel m;
+    load_inference_model(m, a);
+    auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
+    auto ids = tokenize_file(*tok, a.str("corpus"), a.ctx);
+    int64_t T = std::min<int64_t>(a.i64("context"), m.cfg.n_ctx);
+    double loss = lm_eval_loss(m, ids, T, a.i64("windows"), a.i64("batch"));
+    double h = unigram_entropy(ids, m.cfg.vocab);
+    std::printf("loss %.4f nats/token (perplexity %.2f); unigram entropy %.4f; %lld windows of %lld tokens\n", loss,
+                std::exp(loss), h, (long long)a.i64("windows"), (long long)T);
+    return 0;
+}
+
+int cmd_lm(int argc, char** argv) {
+    return dispatch("unfold lm", "transformers (GPT-2 / Llama): generate, train on text, cache activations",
+                    {{"generate", "generate text from a model (KV cache; greedy or sampled)", cmd_generate},
+                     {"train", "train a GPT-2 or Llama model on a text corpus", cmd_lm_train},
+                     {"cache", "write one hook's activations over a corpus as shards for SAEs", cmd_lm_cache},
+                     {"eval", "loss of a model on a text file", cmd_eval},
+                     {"info", "configuration and tensors of a model", cmd_info},
+                     {"corpus", "write a plain-text corpus from installed packages (kjv, gcide)", cmd_lm_corpus},
+                     {"bpe", "train a byte-level BPE tokenizer (vocab.json + merges.txt)", cmd_lm_bpe},
+                     {"tokenize", "encode a text, or corpus statistics (tokens, unigram entropy)", cmd_lm_tokenize}},
+                    argc, argv);
+}
+
+}  // namespace unfold

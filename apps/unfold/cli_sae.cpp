@@ -1,0 +1,317 @@
+// cli_sae.cpp: the `unfold sae` command group (train, eval, encode, decode, report): a thin layer over
+// sae_train / sae_eval / sae_io / sae_report.
+#include <cmath>
+#include <cstdio>
+
+#include "args.h"
+#include "commands.h"
+#include "unfold/core/error.h"
+#include "unfold/core/progress.h"
+#include "unfold/data/source.h"
+#include "unfold/io/fileio.h"
+#include "unfold/io/json.h"
+#include "unfold/io/npy.h"
+#include "unfold/report/sae_report.h"
+#include "unfold/sae/sae.h"
+#include "unfold/sae/sae_eval.h"
+#include "unfold/sae/sae_train.h"
+
+namespace unfold {
+
+static const std::vector<OptSpec> SOURCE_OPTS = {
+    {"input", "", "activations: .npy [N,d], file.safetensors:NAME, a shard folder, or planted:d=..,features=..,p=.."},
+    {"tensor", "", "tensor name inside a safetensors input"},
+    {"from-toy", "", "use a trained toy model's hidden activations (toy run folder) instead of --input"},
+    {"instance", "0", "toy model instance for --from-toy"},
+    {"shuffle-buffer", "262144", "shuffle buffer rows (memory = rows * d * 4 bytes)"},
+};
+
+static std::vector<OptSpec> with_source(std::vector<OptSpec> o) {
+    o.insert(o.begin(), SOURCE_OPTS.begin(), SOURCE_OPTS.end());
+    return o;
+}
+
+static std::unique_ptr<ActivationSource> source_from_args(const Args& a, uint64_t seed) {
+    SourceOptions so;
+    so.seed = seed;
+    so.shuffle_buffer_rows = a.i64("shuffle-buffer");
+    so.tensor_name = a.str("tensor");
+    so.from_toy = a.str("from-toy");
+    so.toy_instance = (int)a.i64("instance");
+    std::string in = a.str("input");
+    UNFOLD_CHECK(!in.empty() || !so.from_toy.empty(), "give --input PATH or --from-toy DIR");
+    return open_source(in, so);
+}
+
+static int sae_train_cmd(int argc, char** argv) {
+    static const CommandSpec spec = {
+        "unfold sae train", "Train a sparse autoencoder; writes a SAELens folder + metrics.json + checkpoint/.",
+        "unfold sae train --input data/planted --arch topk --k 16 --latents 2048 --steps 3000 --batch 4096 "
+        "--out runs/sae1\n  unfold sae train --from-toy runs/toy1 --instance 3 --arch relu --latents 64 --out runs/sae2"
+        "\n"
+        "  unfold sae train --input planted:d=64,features=256,p=0.02,seed=3 --arch gated --l1 1 --coef-warmup 100 \\\n"
+        "      --latents 512 --steps 1500 --batch 1024 --lr 3e-3 --out runs/sae3",
+        with_source({
+            {"arch", "topk", "standard (relu + L1) | relu | topk | batchtopk | jumprelu | gated"},
+            {"latents", "2048", "number of latents F (d_sae)"},
+            {"k", "16", "active latents per row (topk, batchtopk)"},
+            {"steps", "3000", "training steps"},
+            {"batch", "4096", "rows per step"},
+            {"lr", "4e-4", "Adam learning rate"},
+            {"warmup", "0", "LR warm-up steps"},
+            {"decay", "constant", "LR decay after warm-up: constant | linear | cosine"},
+            {"final-lr-frac", "0.1", "final LR as a fraction of --lr (linear/cosine)"},
+            {"l1", "5", "L1 coefficient (standard, gated; weighted by decoder row norms)"},
+            {"l0", "0.02", "L0 coefficient (jumprelu)"},
+            {"bandwidth", "0.05", "JumpReLU STE kernel width"},
+            {"init-threshold", "0.01", "JumpReLU initial threshold"},
+            {"coef-warmup", "0", "linear warm-up steps of the L1/L0 coefficient"},
+            {"k-aux", "0", "AuxK latents (0 = d/2)"},
+            {"aux-coef", "0.03125", "AuxK coefficient"},
+            {"dead-tokens", "1000000", "a latent not firing for this many tokens is dead (AuxK / resampling)"},
+            {"resample-every", "0", "standard, gated: resample dead latents every N steps (0 = off)"},
+            {"decoder-norm", "auto", "unit (renormalise + project grads) | free | auto (unit for topk/batchtopk)"},
+            {"clip", "1", "gradient-norm clip (0 = off)"},
+            {"normalize", "", "scale inputs to unit mean squared norm (folded back on save)", true},
+            {"no-geometric-median", "", "initialise b_dec to 0 instead of the geometric median", true},
+            {"log-every", "50", "log metrics every N steps"},
+            {"checkpoint-every", "500", "checkpoint every N steps (0 = only at the end)"},
+            {"eval-tokens", "65536", "tokens for the final evaluation in metrics.json"},
+            {"resume", "", "continue from OUT/checkpoint", true},
+            {"out", "", "output folder (required)"},
+        })};
+    Args a = parse_args(spec, argc, argv);
+    if (a.help) return 0;
+    std::string out = a.str("out");
+    UNFOLD_CHECK(!out.empty(), "--out is required");
+    SaeTrainConfig c;
+    c.sae.arch = parse_sae_arch(a.str("arch"));
+    c.sae.d_sae = a.i64("latents");
+    c.sae.k = (int)a.i64("k");
+    c.sae.l1_coef = (float)a.f64("l1");
+    c.sae.l0_coef = (float)a.f64("l0");
+    c.sae.bandwidth = (float)a.f64("bandwidth");
+    c.sae.init_threshold = (float)a.f64("init-threshold");
+    c.sae.k_aux = (int)a.i64("k-aux");
+    c.sae.aux_coef = (float)a.f64("aux-coef");
+    std::string dn = a.str("decoder-norm");
+    UNFOLD_CHECK(dn == "auto" || dn == "unit" || dn == "free", "--decoder-norm: expected auto|unit|free, got '%s'",
+                 dn.c_str());
+    c.sae.unit_norm_decoder =
+        dn == "unit" || (dn == "auto" && (c.sae.arch == SaeArch::TOPK || c.sae.arch == SaeArch::BATCHTOPK));
+    c.steps = a.i64("steps");
+    c.batch = a.i64("batch");
+    c.lr = (float)a.f64("lr");
+    c.warmup_steps = a.i64("warmup");
+    c.decay = a.str("decay");
+    c.final_lr_frac = (float)a.f64("final-lr-frac");
+    c.coef_warmup_steps = a.i64("coef-warmup");
+    c.clip_grad = (float)a.f64("clip");
+    c.normalize = a.flag("normalize");
+    c.geometric_median = !a.flag("no-geometric-median");
+    c.dead_tokens = a.i64("dead-tokens");
+    c.resample_every = a.i64("resample-every");
+    c.log_every = std::max<int64_t>(1, a.i64("log-every"));
+    c.checkpoint_every = a.i64("checkpoint-every");
+    c.seed = a.seed();
+    UNFOLD_CHECK(c.sae.d_sae > 0, "--latents must be > 0");
+    UNFOLD_CHECK(c.steps > 0 && c.batch > 0, "--steps and --batch must be > 0");
+    UNFOLD_CHECK(c.sae.arch == SaeArch::STANDARD || c.sae.arch == SaeArch::JUMPRELU || c.sae.arch == SaeArch::GATED ||
+                     (c.sae.k > 0 && c.sae.k <= c.sae.d_sae),
+                 "--k must be in [1, --latents]");
+    auto src = source_from_args(a, c.seed);
+    c.sae.d_in = src->dim();
+    SaeTrainOptions o;
+    o.out_dir = out;
+    o.resume = a.flag("resume");
+    o.ctx = a.ctx;
+    o.metadata["dataset_path"] = a.str("from-toy").empty() ? a.str("input") : a.str("from-toy");
+    make_dirs(out);
+    a.ctx.info("training %s SAE: d=%lld F=%lld on %s", sae_arch_name(c.sae.arch), (long long)c.sae.d_in,
+             (long long)c.sae.d_sae, src->describe().c_str());
+    SaeTrainResult r = sae_train(c, *src, o);
+    SaeEvalOptions eo;
+    eo.tokens = a.i64("eval-tokens");
+    eo.batch = std::min<int64_t>(c.batch, 4096);
+    Json ev = sae_evaluate(r.sae, *src, eo);
+    Json m = Json::object();
+    m["config"] = c.to_json();
+    m["source"] = src->describe();
+    m["train"] = Json::object();
+    m["train"]["seconds"] = r.seconds;
+    m["train"]["tokens_per_s"] = r.tokens_per_s;
+    m["train"]["steps"] = r.steps_done;
+    m["log"] = r.log;
+    m["eval"] = ev;
+    json_save(path_join(out, "metrics.json"), m);
+    std::printf("%s\n", ev.dump(-1).c_str());
+    std::printf("wrote %s (cfg.json, sae_weights.safetensors, sparsity.safetensors, metrics.json, checkpoint/)\n",
+                out.c_str());
+    return 0;
+}
+
+static int sae_eval_cmd(int argc, char** argv) {
+    static const CommandSpec spec = {
+        "unfold sae eval", "Evaluate an SAE (unfold/SAELens, sparsify or Gemma Scope) on activations; prints JSON.",
+        "unfold sae eval runs/sae1 --input data/planted [--tokens 65536] [--out eval.json]",
+        with_source({{"tokens", "65536", "rows to evaluate"},
+                     {"batch", "4096", "rows per batch"},
+                     {"match-cos", "0.9", "cosine threshold for recovered / unmatched features"},
+                     {"out", "", "also write the JSON here"}}),
+        1, 1};
+    Args a = parse_args(spec, argc, argv);
+    if (a.help) return 0;
+    std::string fmt;
+    Sae s = sae_load(a.positional[0], &fmt);
+    auto src = source_from_args(a, a.seed());
+    SaeEvalOptions eo;
+    eo.tokens = a.i64("tokens");
+    eo.batch = a.i64("batch");
+    eo.match_cos = a.f64("match-cos");
+    Json j = sae_evaluate(s, *src, eo);
+    Json out = Json::object();
+    out["sae"] = a.positional[0];
+    out["format"] = fmt;
+    out["architecture"] = sae_arch_name(s.cfg.arch);
+    out["d_in"] = s.d();
+    out["d_sae"] = s.F();
+    for (auto& kv : j.obj) out[kv.first] = kv.second;
+    std::printf("%s\n", out.dump(2).c_str());
+    if (!a.str("out").empty()) {
+        json_save(a.str("out"), out);
+        a.ctx.info("wrote %s", a.str("out").c_str());
+    }
+    return 0;
+}
+
+static int sae_encode_cmd(int argc, char** argv) {
+    static const CommandSpec spec = {
+        "unfold sae encode", "Encode activations (rows in stored order) into sparse codes.",
+        "unfold sae encode runs/sae1 --input acts.npy --out codes/\n"
+        "unfold sae encode runs/sae1 --input acts/ --rows 100000 --out codes/   (a shard folder from lm cache)\n"
+        "  writes codes/indices.npy (int32 [N, kmax], -1 = padding) and codes/values.npy (float32 [N, kmax])",
+        {{"input", "", ".npy [N, d], file.safetensors:NAME, or a shard folder (unfold lm cache / data synth)"},
+         {"rows", "0", "encode the first ROWS rows (0 = all)"},
+         {"batch", "4096", "rows per batch"},
+         {"out", "", "output folder"}},
+        1, 1};
+    Args a = parse_args(spec, argc, argv);
+    if (a.help) return 0;
+    Sae s = sae_load(a.positional[0]);
+    std::string input = a.str("input"), out = a.str("out");
+    UNFOLD_CHECK(!out.empty(), "--out is required");
+    SourceOptions so;
+    so.sequential = true;  // rows in stored order: row i of the codes is row i of the input
+    auto src = open_source(input, so);
+    UNFOLD_CHECK(src->dim() == s.d(), "%s: rows have %lld values, the SAE expects %lld", input.c_str(),
+                 (long long)src->dim(), (long long)s.d());
+    UNFOLD_CHECK(a.i64("rows") >= 0, "--rows must be >= 0");
+    UNFOLD_CHECK(src->num_rows() > 0 || a.i64("rows") > 0, "%s is unbounded: give --rows", input.c_str());
+    const int64_t N = src->num_rows() < 0 ? a.i64("rows")
+                      : a.i64("rows") > 0 ? std::min(a.i64("rows"), src->num_rows())
+                                          : src->num_rows();
+    const int64_t B = std::max<int64_t>(1, a.i64("batch")), d = s.d();
+    std::vector<int64_t> off(1, 0);
+    std::vector<int32_t> idx;
+    std::vector<float> val, x;
+    SparseCodes c;
+    Progress bar(a.ctx, "sae encode", N, "rows");
+    for (int64_t r0 = 0; r0 < N; r0 += B) {
+        int64_t n = std::min(B, N - r0);
+        x.resize((size_t)(n * d));
+        src->next_batch(x.data(), n);
+        sae_encode(s, x.data(), n, c);
+        for (int64_t b = 0; b < n; b++) off.push_back(off.back() + c.off[b + 1] - c.off[b]);
+        idx.insert(idx.end(), c.idx.begin(), c.idx.end());
+        val.insert(val.end(), c.val.begin(), c.val.end());
+        bar.update(r0 + n);
+    }
+    bar.finish();
+    int64_t kmax = 0;
+    for (int64_t b = 0; b < N; b++) kmax = std::max(kmax, off[b + 1] - off[b]);
+    std::vector<int32_t> I((size_t)(N * kmax), -1);
+    std::vector<float> V((size_t)(N * kmax), 0.0f);
+    for (int64_t b = 0; b < N; b++)
+        for (int64_t p = off[b]; p < off[b + 1]; p++) {
+            I[b * kmax + (p - off[b])] = idx[p];
+            V[b * kmax + (p - off[b])] = val[p];
+        }
+    make_dirs(out);
+    npy_save_int32(path_join(out, "indices.npy"), {N, kmax}, I.data());
+    npy_save(path_join(out, "values.npy"), {N, kmax}, V.data());
+    std::printf("wrote %s/indices.npy and %s/values.npy ([%lld, %lld], mean L0 %.3f)\n", out.c_str(), out.c_str(),
+                (long long)N, (long long)kmax, N ? (double)off[N] / N : 0.0);
+    return 0;
+}
+
+static int sae_decode_cmd(int argc, char** argv) {
+    static const CommandSpec spec = {
+        "unfold sae decode", "Decode sparse codes (indices.npy + values.npy) back into activations.",
+        "unfold sae decode runs/sae1 --codes codes/ --out recon.npy",
+        {{"codes", "", "folder with indices.npy and values.npy (from `unfold sae encode`)"},
+         {"out", "", "output .npy [N, d]"}},
+        1, 1};
+    Args a = parse_args(spec, argc, argv);
+    if (a.help) return 0;
+    Sae s = sae_load(a.positional[0]);
+    std::string cd = a.str("codes"), out = a.str("out");
+    UNFOLD_CHECK(!cd.empty() && !out.empty(), "--codes and --out are required");
+    const std::string ip = path_join(cd, "indices.npy"), vp = path_join(cd, "values.npy");
+    std::vector<int64_t> I = npy_load_int(ip);
+    Tensor V = npy_load(vp);
+    UNFOLD_CHECK(V.ndim() == 2, "%s: expected a 2-D array [N, kmax], found %s", vp.c_str(), shape_str(V.shape).c_str());
+    UNFOLD_CHECK((int64_t)I.size() == V.numel(), "%s: %zu indices but %s holds %lld values", ip.c_str(), I.size(),
+                 vp.c_str(), (long long)V.numel());
+    const int64_t N = V.dim(0), K = V.dim(1), d = s.d();
+    SparseCodes c;
+    c.rows = N;
+    c.off.assign((size_t)N + 1, 0);
+    for (int64_t b = 0; b < N; b++) {
+        for (int64_t q = 0; q < K; q++) {
+            int64_t i = I[b * K + q];
+            if (i < 0) continue;
+            UNFOLD_CHECK(i < s.F(), "%s: row %lld: latent index %lld out of range [0, %lld)", ip.c_str(), (long long)b,
+                         (long long)i, (long long)s.F());
+            c.idx.push_back((int32_t)i);
+            c.val.push_back(V[b * K + q]);
+        }
+        c.off[b + 1] = (int64_t)c.idx.size();
+    }
+    std::vector<float> xh((size_t)(N * d));
+    sae_decode(s, c, xh.data());
+    npy_save(out, {N, d}, xh.data());
+    std::printf("wrote %s ([%lld, %lld])\n", out.c_str(), (long long)N, (long long)d);
+    return 0;
+}
+
+static int sae_report_cmd(int argc, char** argv) {
+    static const CommandSpec spec = {
+        "unfold sae report", "Self-contained HTML report of an SAE run (curves, densities, features vs truth, map).",
+        "unfold sae report runs/sae1 [--input data/planted] [--out runs/sae1/report.html]",
+        with_source({{"tokens", "32768", "rows for densities when --input is given"},
+                     {"out", "", "HTML path (default RUN/report.html)"}}),
+        1, 1};
+    Args a = parse_args(spec, argc, argv);
+    if (a.help) return 0;
+    const std::string run = a.positional[0];
+    std::string out = a.str("out").empty() ? path_join(run, "report.html") : a.str("out");
+    std::unique_ptr<ActivationSource> src;
+    if (!a.str("input").empty() || !a.str("from-toy").empty()) src = source_from_args(a, a.seed());
+    SaeReportOptions ro;
+    ro.tokens = a.i64("tokens");
+    sae_write_report(run, src.get(), ro, out);
+    std::printf("wrote %s\n", out.c_str());
+    return 0;
+}
+
+int cmd_sae(int argc, char** argv) {
+    return dispatch("sae", "sparse autoencoders: train, evaluate, encode/decode, report",
+                    {{"train", "train an SAE (ReLU+L1, TopK, BatchTopK, JumpReLU, Gated)", sae_train_cmd},
+                     {"eval", "evaluate an SAE (unfold/SAELens, sparsify, Gemma Scope) on activations", sae_eval_cmd},
+                     {"encode", "activations -> sparse codes (indices.npy + values.npy)", sae_encode_cmd},
+                     {"decode", "sparse codes -> activations", sae_decode_cmd},
+                     {"report", "HTML report of a run", sae_report_cmd}},
+                    argc, argv);
+}
+
+}  // namespace unfold

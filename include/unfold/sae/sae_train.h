@@ -1,0 +1,76 @@
+// sae_train.h: training an SAE from an ActivationSource, with checkpoints and exact resume.
+//
+// Per step: x = next batch (NaN/Inf -> error naming the step and row) * scale; sparsity coefficient
+// warm-up; forward/backward (sae.h); unit-norm decoder: gradient projection; gradient-norm clipping;
+// Adam with the LR schedule (core Schedule); unit-norm decoder: renormalise rows; dead-latent bookkeeping
+// (AuxK mask for TopK/BatchTopK, resampling for ReLU+L1 and Gated); BatchTopK threshold EMA; logging.
+// Init: b_dec = geometric median (Weiszfeld) of a first sample of `batch` rows; the activation scale
+// (unit mean squared norm) is estimated from the same sample and folded back into the weights on save.
+// Checkpoint (<out>/checkpoint/state.bin, one atomic file): params, Adam moments and step, dead-latent
+// counters, threshold, scale, the metrics log and the source state. Resuming from step k gives the same
+// bits as a run that was never interrupted (same thread count).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "unfold/core/context.h"
+#include "unfold/core/optim.h"
+#include "unfold/data/source.h"
+#include "unfold/io/json.h"
+#include "unfold/sae/sae.h"
+
+namespace unfold {
+
+struct SaeTrainConfig {
+    SaeConfig sae;
+    int64_t steps = 3000;
+    int64_t batch = 4096;
+    float lr = 4e-4f;
+    float beta1 = 0.9f, beta2 = 0.999f;
+    std::string decay = "constant";  // constant | linear | cosine
+    int64_t warmup_steps = 0;
+    float final_lr_frac = 0.1f;
+    int64_t coef_warmup_steps = 0;   // linear warm-up of the L1 / L0 coefficient
+    float clip_grad = 1.0f;          // max global grad norm (0 = off)
+    bool normalize = false;          // scale inputs to unit mean squared norm
+    bool geometric_median = true;    // b_dec init
+    float dec_init_norm = 1.0f;
+    int64_t dead_tokens = 1000000;   // a latent not firing for this many tokens is dead
+    int64_t resample_every = 0;      // STANDARD / GATED: resample dead latents every N steps (0 = off)
+    int64_t log_every = 50;
+    int64_t checkpoint_every = 500;  // 0 = only at the end
+    int64_t density_tokens = 1 << 20;  // firing frequencies for sparsity.safetensors over the last tokens
+    uint64_t seed = 0;
+
+    Json to_json() const;
+    static SaeTrainConfig from_json(const Json& j, const std::string& ctx);
+};
+
+struct SaeTrainResult {
+    Sae sae;                      // scale folded in (operates on raw activations)
+    std::vector<float> log10_density;  // [F] log10(fires / tokens + 1e-10) over the final window
+    Json log = Json::array();     // [{step, loss, mse, fvu, l0, dead_frac, lr, aux, sparsity}]
+    int64_t steps_done = 0;
+    bool finished = false;        // false when stopped early by stop_at
+    double seconds = 0;
+    double tokens_per_s = 0;
+};
+
+struct SaeTrainOptions {
+    std::string out_dir;   // "" = keep everything in memory (no checkpoints)
+    bool resume = false;   // continue from out_dir/checkpoint if present
+    int64_t stop_at = -1;  // stop (after checkpointing) once this many steps are done (tests, preemption)
+    Context ctx;  // threads, messages, progress, cancellation
+    Json metadata = Json::object();  // written into cfg.json metadata
+};
+
+SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const SaeTrainOptions& opts);
+
+// Weiszfeld iterations for the geometric median of x[n, d] (double accumulation) -> out[d].
+void geometric_median(const float* x, int64_t n, int64_t d, float* out, int iters = 100, double tol = 1e-6);
+
+// Folds an input scale s (training saw x * s) into the weights so the SAE works on raw x.
+void sae_fold_input_scale(Sae& sae, float s);
+
+}  // namespace unfold

@@ -1,0 +1,47 @@
+// strings.cpp: number and list parsing (see strings.h).
+#include "unfold/core/strings.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+#include "unfold/core/error.h"
+
+namespace unfold {
+
+std::vector<std::string> split_list(const std::string& s, char sep) {
+    std::vector<std::string> r;
+    size_t pos = 0;
+    while (true) {
+        size_t e = s.find(sep, pos);
+        if (e == std::string::npos) {
+            r.push_back(s.substr(pos));
+            break;
+        }
+        r.push_back(s.substr(pos, e - pos));
+        pos = e + 1;
+    }
+    return r;
+}
+
+double parse_double(const std::string& s, const std::string& what) {
+    if (s.empty()) fail("%s: a number is required", what.c_str());
+    errno = 0;
+    char* end = nullptr;
+    double v = std::strtod(s.c_str(), &end);
+    if (errno != 0 || end == s.c_str() || *end != 0 || !std::isfinite(v))
+        fail("%s: '%s' is not a finite number", what.c_str(), s.c_str());
+    return v;
+}
+
+int64_t parse_int(const std::string& s, const std::string& what) {
+    if (s.empty()) fail("%s: an integer is required", what.c_str());
+    errno = 0;
+    char* end = nullptr;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    if (end == s.c_str() || *end != 0) fail("%s: '%s' is not an integer", what.c_str(), s.c_str());
+    if (errno == ERANGE) fail("%s: '%s' is out of range (64-bit integers)", what.c_str(), s.c_str());
+    return v;
+}
+
+}  // namespace unfold
