@@ -1,9 +1,25 @@
 #!/usr/bin/env bash
-# test.sh: the second command of the README. Installs missing dependencies, builds everything and runs
-# every test with CTest. Exit code 0 means all tests passed.
+# test.sh: the second command of the README. Installs missing dependencies, builds everything and runs every
+# test with CTest, twice:
+#   1. as built for this machine (the best kernels this CPU has, OpenBLAS's own choice of kernel);
+#   2. with unfold's portable kernels forced (UNFOLD_KERNELS=portable) and, on CPUs with AVX2, OpenBLAS's
+#      AVX2 "Haswell" kernel (OPENBLAS_CORETYPE=Haswell: what AMD Zen 3 and other AVX2-only CPUs run),
+# so the baseline code path and the other BLAS kernel are tested on any machine.
+# Exit code 0 means every test passed in both passes. `scripts/test.sh --once` runs pass 1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 scripts/build.sh
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}  # tests run in parallel: sleeping idle threads, no spinning
-ctest --test-dir build --output-on-failure -j"${JOBS:-$(nproc)}" --timeout 900
+run_ctest() { ctest --test-dir build --output-on-failure -j"${JOBS:-$(nproc)}" --timeout 900; }
+echo "== unfold tests, pass 1: native kernels" >&2
+run_ctest
+if [ "${1:-}" = "--once" ]; then exit 0; fi
+coretype=""
+if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then coretype=Haswell; fi
+echo "== unfold tests, pass 2: UNFOLD_KERNELS=portable${coretype:+ OPENBLAS_CORETYPE=$coretype}" >&2
+if [ -n "$coretype" ]; then
+  UNFOLD_KERNELS=portable OPENBLAS_CORETYPE=$coretype run_ctest
+else
+  UNFOLD_KERNELS=portable run_ctest
+fi

@@ -113,42 +113,11 @@ int run_train(int argc, char** argv) {
     cfg.checkpoint = path_join(out, "checkpoint.safetensors");
     cfg.checkpoint_every = a.i64("checkpoint-every");
     cfg.resume = a.flag("resume");
-    UNFOLD_CHECK(cfg.checkpoint_every >= 0, "--checkpoint-every must be >= 0");
+    cfg.validate();
     if (cfg.checkpoint_every > 0 || cfg.resume) make_dirs(out);
-    UNFOLD_CHECK(!cfg.resume || file_exists(cfg.checkpoint), "--resume: %s not found", cfg.checkpoint.c_str());
-    UNFOLD_CHECK(cfg.atoms > 0 && cfg.batch > 0 && cfg.bcd_sweeps >= 1, "--atoms, --batch, --bcd-sweeps must be > 0");
     a.ctx.info("source: %s", src->describe().c_str());
     DictResult r = dict_train(*src, cfg);
-    // evaluation on the next rows of the source
-    const int64_t d = src->dim(), K = cfg.atoms;
-    int64_t ne = a.i64("eval-rows");
-    if (src->num_rows() > 0) ne = std::min(ne, src->num_rows());
-    Json metrics = Json::object();
-    metrics["source"] = src->describe();
-    metrics["solver"] = dict_solver_name(cfg.code.solver);
-    metrics["samples_seen"] = r.samples_seen;
-    metrics["train_seconds"] = r.seconds;
-    metrics["samples_per_s"] = r.seconds > 0 ? (double)r.samples_run / r.seconds : 0.0;
-    metrics["solver_iters"] = r.mean_iters;
-    metrics["reseeded_atoms"] = r.reseeded;
-    if (ne > 0) {
-        std::vector<float> X((size_t)(ne * d)), C((size_t)(ne * K));
-        src->next_batch(X.data(), ne);
-        sparse_encode(r.D.ptr(), K, d, X.data(), ne, cfg.code, C.data());
-        DictEval ev = dict_evaluate(r.D.ptr(), K, d, X.data(), C.data(), ne);
-        metrics["eval_rows"] = ne;
-        metrics["fvu"] = ev.fvu;
-        metrics["l0"] = ev.l0;
-        metrics["mse"] = ev.mse;
-    }
-    if (const Tensor* gt = src->ground_truth()) {
-        UNFOLD_CHECK(gt->dim(1) == d, "ground truth has d = %lld, the source %lld", (long long)gt->dim(1), (long long)d);
-        metrics["mmcs"] = dict_mmcs(gt->ptr(), gt->dim(0), r.D.ptr(), K, d);
-    }
-    Json meta = Json::object();
-    meta["unfold_source"] = src->describe();
-    dict_save(out, r, cfg, meta);
-    json_save(path_join(out, "metrics.json"), metrics);
+    Json metrics = dict_save_run(out, r, cfg, *src, a.i64("eval-rows"));
     std::printf("%s\n", metrics.dump(-1).c_str());
     std::printf("wrote %s, %s, %s, %s\n", path_join(out, "cfg.json").c_str(),
                 path_join(out, "sae_weights.safetensors").c_str(), path_join(out, "sparsity.safetensors").c_str(),

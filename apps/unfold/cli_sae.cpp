@@ -114,11 +114,7 @@ static int sae_train_cmd(int argc, char** argv) {
     c.log_every = std::max<int64_t>(1, a.i64("log-every"));
     c.checkpoint_every = a.i64("checkpoint-every");
     c.seed = a.seed();
-    UNFOLD_CHECK(c.sae.d_sae > 0, "--latents must be > 0");
-    UNFOLD_CHECK(c.steps > 0 && c.batch > 0, "--steps and --batch must be > 0");
-    UNFOLD_CHECK(c.sae.arch == SaeArch::STANDARD || c.sae.arch == SaeArch::JUMPRELU || c.sae.arch == SaeArch::GATED ||
-                     (c.sae.k > 0 && c.sae.k <= c.sae.d_sae),
-                 "--k must be in [1, --latents]");
+    c.validate("unfold sae train");  // before the source is opened: --k, --latents, --steps, ... (d_in comes later)
     auto src = source_from_args(a, c.seed);
     c.sae.d_in = src->dim();
     SaeTrainOptions o;
@@ -126,25 +122,12 @@ static int sae_train_cmd(int argc, char** argv) {
     o.resume = a.flag("resume");
     o.ctx = a.ctx;
     o.metadata["dataset_path"] = a.str("from-toy").empty() ? a.str("input") : a.str("from-toy");
+    o.eval_tokens = a.i64("eval-tokens");
     make_dirs(out);
     a.ctx.info("training %s SAE: d=%lld F=%lld on %s", sae_arch_name(c.sae.arch), (long long)c.sae.d_in,
              (long long)c.sae.d_sae, src->describe().c_str());
     SaeTrainResult r = sae_train(c, *src, o);
-    SaeEvalOptions eo;
-    eo.tokens = a.i64("eval-tokens");
-    eo.batch = std::min<int64_t>(c.batch, 4096);
-    Json ev = sae_evaluate(r.sae, *src, eo);
-    Json m = Json::object();
-    m["config"] = c.to_json();
-    m["source"] = src->describe();
-    m["train"] = Json::object();
-    m["train"]["seconds"] = r.seconds;
-    m["train"]["tokens_per_s"] = r.tokens_per_s;
-    m["train"]["steps"] = r.steps_done;
-    m["log"] = r.log;
-    m["eval"] = ev;
-    json_save(path_join(out, "metrics.json"), m);
-    std::printf("%s\n", ev.dump(-1).c_str());
+    std::printf("%s\n", (r.eval.is_null() ? r.metrics["train"] : r.eval).dump(-1).c_str());
     std::printf("wrote %s (cfg.json, sae_weights.safetensors, sparsity.safetensors, metrics.json, checkpoint/)\n",
                 out.c_str());
     return 0;

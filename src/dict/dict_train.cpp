@@ -92,8 +92,8 @@ void load_checkpoint(const std::string& path, const DictTrainConfig& cfg, DictRe
 
 DictResult dict_train(ActivationSource& src, const DictTrainConfig& cfg) {
     ThreadScope threads(cfg.ctx);
+    cfg.validate();
     const int64_t d = src.dim(), K = cfg.atoms, bs = cfg.batch;
-    UNFOLD_CHECK(K > 0 && bs > 0, "dict train: atoms and batch must be > 0");
     int64_t total = cfg.samples;
     if (total <= 0) {
         UNFOLD_CHECK(src.num_rows() > 0, "dict train: the source is unbounded (generated); give --samples");
@@ -175,6 +175,49 @@ DictResult dict_train(ActivationSource& src, const DictTrainConfig& cfg) {
     res.mean_iters = seen ? iters_sum / (double)seen : 0.0;
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return res;
+}
+
+void DictTrainConfig::validate() const {
+    UNFOLD_CHECK(atoms > 0 && batch > 0 && bcd_sweeps >= 1, "dict train: atoms, batch and bcd_sweeps must be > 0");
+    UNFOLD_CHECK(checkpoint_every >= 0, "dict train: checkpoint_every must be >= 0");
+    UNFOLD_CHECK(!resume || checkpoint.empty() || file_exists(checkpoint), "dict train: resume: %s not found",
+                 checkpoint.c_str());
+}
+
+Json dict_save_run(const std::string& dir, const DictResult& r, const DictTrainConfig& cfg, ActivationSource& src,
+                   int64_t eval_rows) {
+    const int64_t d = src.dim(), K = r.D.dim(0);
+    UNFOLD_CHECK(r.D.dim(1) == d, "dict: the dictionary has d = %lld, the source %lld", (long long)r.D.dim(1),
+                 (long long)d);
+    if (src.num_rows() > 0) eval_rows = std::min(eval_rows, src.num_rows());
+    Json metrics = Json::object();
+    metrics["source"] = src.describe();
+    metrics["solver"] = dict_solver_name(cfg.code.solver);
+    metrics["samples_seen"] = r.samples_seen;
+    metrics["train_seconds"] = r.seconds;
+    metrics["samples_per_s"] = r.seconds > 0 ? (double)r.samples_run / r.seconds : 0.0;
+    metrics["solver_iters"] = r.mean_iters;
+    metrics["reseeded_atoms"] = r.reseeded;
+    if (eval_rows > 0) {
+        std::vector<float> X((size_t)mul_checked((uint64_t)eval_rows, (uint64_t)d, "dict eval")),
+            C((size_t)mul_checked((uint64_t)eval_rows, (uint64_t)K, "dict eval"));
+        src.next_batch(X.data(), eval_rows);
+        sparse_encode(r.D.ptr(), K, d, X.data(), eval_rows, cfg.code, C.data());
+        DictEval ev = dict_evaluate(r.D.ptr(), K, d, X.data(), C.data(), eval_rows);
+        metrics["eval_rows"] = eval_rows;
+        metrics["fvu"] = ev.fvu;
+        metrics["l0"] = ev.l0;
+        metrics["mse"] = ev.mse;
+    }
+    if (const Tensor* gt = src.ground_truth()) {
+        UNFOLD_CHECK(gt->dim(1) == d, "ground truth has d = %lld, the source %lld", (long long)gt->dim(1), (long long)d);
+        metrics["mmcs"] = dict_mmcs(gt->ptr(), gt->dim(0), r.D.ptr(), K, d);
+    }
+    Json meta = Json::object();
+    meta["unfold_source"] = src.describe();
+    dict_save(dir, r, cfg, meta);
+    json_save(path_join(dir, "metrics.json"), metrics);
+    return metrics;
 }
 
 void dict_save(const std::string& dir, const DictResult& r, const DictTrainConfig& cfg, const Json& extra_meta) {

@@ -130,6 +130,7 @@ LmTrainResult lm_train(LmModel& m, const std::vector<int32_t>& train, const std:
     double win_loss = 0.0;
     int64_t win_n = 0, tokens = 0;
     for (int64_t step = step0; step < tc.steps; step++) {
+        tc.ctx.check_stop();
         sample_batch(train.data(), train.size(), (int)B, (int)T, tc.seed, (uint64_t)step, win.data());
         for (int64_t b = 0; b < B; b++) {
             std::memcpy(&in[(size_t)(b * T)], &win[(size_t)(b * (T + 1))], (size_t)T * sizeof(int32_t));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "sae/sae_kernels.h"
 #include "unfold/core/blas.h"
@@ -63,14 +64,23 @@ SaeConfig SaeConfig::from_json(const Json& j, const std::string& ctx) {
     c.init_threshold = (float)j.get_num("init_threshold", c.init_threshold);
     c.k_aux = (int)j.get_int("k_aux", 0);
     c.aux_coef = (float)j.get_num("aux_coef", c.aux_coef);
-    UNFOLD_CHECK(c.d_in > 0 && c.d_in <= (1 << 20), "%s: d_in %lld out of range", ctx.c_str(), (long long)c.d_in);
-    UNFOLD_CHECK(c.d_sae > 0 && c.d_sae <= (1 << 24), "%s: d_sae %lld out of range", ctx.c_str(),
-                 (long long)c.d_sae);
-    if (c.arch == SaeArch::TOPK || c.arch == SaeArch::BATCHTOPK)
-        UNFOLD_CHECK(c.k > 0 && c.k <= c.d_sae, "%s: k %d must be in [1, d_sae=%lld]", ctx.c_str(), c.k,
-                     (long long)c.d_sae);
-    UNFOLD_CHECK(c.bandwidth > 0, "%s: bandwidth must be > 0", ctx.c_str());
+    c.validate(ctx);
     return c;
+}
+
+void SaeConfig::validate(const std::string& ctx) const {
+    UNFOLD_CHECK(d_in > 0 && d_in <= (1 << 20), "%s: d_in %lld out of range [1, 2^20]", ctx.c_str(), (long long)d_in);
+    UNFOLD_CHECK(d_sae > 0 && d_sae <= (1 << 24), "%s: d_sae %lld out of range [1, 2^24]", ctx.c_str(),
+                 (long long)d_sae);
+    if (arch == SaeArch::TOPK || arch == SaeArch::BATCHTOPK)
+        UNFOLD_CHECK(k > 0 && k <= d_sae, "%s: k %d must be in [1, d_sae=%lld]", ctx.c_str(), k, (long long)d_sae);
+    UNFOLD_CHECK(k_aux >= 0 && k_aux <= d_sae, "%s: k_aux %d must be in [0, d_sae=%lld]", ctx.c_str(), k_aux,
+                 (long long)d_sae);
+    UNFOLD_CHECK(bandwidth > 0 && std::isfinite(bandwidth), "%s: bandwidth must be > 0", ctx.c_str());
+    for (auto [name, v] : {std::pair<const char*, float>{"l1_coef", l1_coef}, {"l0_coef", l0_coef},
+                           {"aux_coef", aux_coef}, {"init_threshold", init_threshold}})
+        UNFOLD_CHECK(v >= 0 && std::isfinite(v), "%s: %s must be a finite number >= 0, got %g", ctx.c_str(), name,
+                     (double)v);
 }
 
 Sae sae_init(const SaeConfig& cfg, uint64_t seed, float dec_init_norm) {

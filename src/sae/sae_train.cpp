@@ -14,6 +14,7 @@
 #include "unfold/core/schedule.h"
 #include "unfold/io/fileio.h"
 #include "unfold/sae/sae_checkpoint.h"
+#include "unfold/sae/sae_eval.h"
 
 namespace unfold {
 
@@ -64,10 +65,24 @@ SaeTrainConfig SaeTrainConfig::from_json(const Json& j, const std::string& ctx) 
     c.checkpoint_every = j.get_int("checkpoint_every", c.checkpoint_every);
     c.density_tokens = j.get_int("density_tokens", c.density_tokens);
     c.seed = (uint64_t)j.get_int("seed", 0);
-    UNFOLD_CHECK(c.steps > 0 && c.batch > 0, "%s: steps and batch must be > 0", ctx.c_str());
-    UNFOLD_CHECK(c.lr > 0 && std::isfinite(c.lr), "%s: lr must be > 0", ctx.c_str());
-    parse_decay(c.decay);
+    c.validate(ctx);
     return c;
+}
+
+void SaeTrainConfig::validate(const std::string& ctx) const {
+    UNFOLD_CHECK(steps > 0 && batch > 0, "%s: steps and batch must be > 0", ctx.c_str());
+    UNFOLD_CHECK(lr > 0 && std::isfinite(lr), "%s: lr must be > 0", ctx.c_str());
+    parse_decay(decay);
+    UNFOLD_CHECK(warmup_steps >= 0 && coef_warmup_steps >= 0 && resample_every >= 0 && checkpoint_every >= 0 &&
+                     log_every > 0 && dead_tokens > 0 && density_tokens > 0,
+                 "%s: warm-ups, resample_every and checkpoint_every must be >= 0; log_every, dead_tokens and "
+                 "density_tokens > 0",
+                 ctx.c_str());
+    UNFOLD_CHECK(clip_grad >= 0 && std::isfinite(clip_grad), "%s: clip_grad must be >= 0", ctx.c_str());
+    UNFOLD_CHECK(final_lr_frac >= 0 && final_lr_frac <= 1, "%s: final_lr_frac must be in [0, 1]", ctx.c_str());
+    SaeConfig s = sae;
+    if (s.d_in == 0) s.d_in = 1;  // taken from the source later
+    s.validate(ctx + ": sae");
 }
 
 void geometric_median(const float* x, int64_t n, int64_t d, float* out, int iters, double tol) {
@@ -191,8 +206,8 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
     sc.d_in = src.dim();
     SaeTrainConfig tc = cfg;
     tc.sae = sc;
+    tc.validate("sae train");
     const int64_t B = tc.batch, d = sc.d_in, F = sc.d_sae;
-    UNFOLD_CHECK(F > 0, "SAE needs --latents > 0");
     std::vector<float> x((size_t)(B * d));
     const std::string ck = opts.out_dir.empty() ? "" : path_join(path_join(opts.out_dir, "checkpoint"), "state.bin");
 
@@ -300,6 +315,8 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
         if (bar.active())
             bar.update(st.step, strformat("loss %.4g  L0 %.1f  FVU %.4f  dead %.1f%%", L.loss, L.l0, L.fvu,
                                           100.0 * n_dead / F));
+        else
+            opts.ctx.check_stop();
         bool stop = opts.stop_at >= 0 && st.step >= opts.stop_at && st.step < tc.steps;
         if ((tc.checkpoint_every > 0 && st.step % tc.checkpoint_every == 0) || stop || st.step == tc.steps)
             save_checkpoint(opts.out_dir, st, src);
@@ -325,6 +342,22 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
         md["input_scale_folded"] = st.scale;
         sae_save(opts.out_dir, res.sae, res.log10_density.data(), md);
     }
+    if (res.finished && opts.eval_tokens > 0) {
+        SaeEvalOptions eo;
+        eo.tokens = opts.eval_tokens;
+        eo.batch = std::min<int64_t>(B, opts.eval_batch);
+        res.eval = sae_evaluate(res.sae, src, eo);
+    }
+    res.metrics = Json::object();
+    res.metrics["config"] = tc.to_json();
+    res.metrics["source"] = src.describe();
+    res.metrics["train"] = Json::object();
+    res.metrics["train"]["seconds"] = res.seconds;
+    res.metrics["train"]["tokens_per_s"] = res.tokens_per_s;
+    res.metrics["train"]["steps"] = res.steps_done;
+    res.metrics["log"] = res.log;
+    if (!res.eval.is_null()) res.metrics["eval"] = res.eval;
+    if (!opts.out_dir.empty() && res.finished) json_save(path_join(opts.out_dir, "metrics.json"), res.metrics);
     return res;
 }
 

@@ -133,7 +133,10 @@ int64_t toy_train_ex(ToyModel& model, const ToyTrainOptions& opt) {
         }
         step = seg_end;
         st.t = step;
-        if (prog.active()) prog.update(step, strformat("loss %.6f", last_mean));
+        if (prog.active())
+            prog.update(step, strformat("loss %.6f", last_mean));
+        else
+            opt.ctx.check_stop();
         if (ck_every > 0 && step % ck_every == 0 && step < cfg.steps) save_ck(step);
     }
     if (!opt.checkpoint_dir.empty()) save_ck(step);

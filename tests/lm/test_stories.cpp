@@ -80,12 +80,29 @@ TEST(Stories260K, FullForwardEqualsCachedGeneration) {
     auto gl = golden_logits();
     for (size_t p = 0; p < 5; p++)
         for (size_t j = 0; j < 512; j++) EXPECT_NEAR(a.logits[p * 512 + j], gl[p][j], 1e-4);
-    // batch of two identical sequences gives identical rows
+    // A batch of two identical sequences gives the same rows within float32 rounding, not bit for bit: the
+    // float32 products run in OpenBLAS, whose AVX2 sgemm kernel (the one every Zen 3 / Haswell-class CPU
+    // runs; OPENBLAS_CORETYPE=Haswell reproduces it anywhere) sums a row in an order that depends on the
+    // row's position inside its register tile, so equal rows at different offsets of one product differ in
+    // the last bits (bench/bench_blas_rows shows it on bare sgemm). No BLAS promises more.
+    // The bound: 2^-17 of the largest |logit| (about 30 here), i.e. a few float32 ulps after five layers.
     std::vector<int32_t> two = seq;
     two.insert(two.end(), seq.begin(), seq.end());
     LmActs b;
     lm_forward(m, b, two.data(), 2, (int64_t)seq.size());
-    for (size_t i = 0; i < seq.size() * 512; i++) ASSERT_EQ(b.logits[i], b.logits[seq.size() * 512 + i]);
+    const size_t n = seq.size() * 512;
+    double worst_diff = 0, largest = 0;
+    for (size_t i = 0; i < n; i++) {
+        worst_diff = std::max(worst_diff, (double)std::fabs(b.logits[i] - b.logits[n + i]));
+        largest = std::max(largest, (double)std::fabs(b.logits[i]));
+    }
+    printf("batch of two identical sequences: max |row difference| %.3g (largest |logit| %.3g)\n", worst_diff, largest);
+    EXPECT_LE(worst_diff, largest * 0x1p-17);
+    for (size_t t = 0; t < seq.size(); t++) {  // the same greedy choice in both copies, and the same as alone
+        const float *r0 = b.logits.data() + t * 512, *r1 = r0 + n;
+        EXPECT_EQ(std::max_element(r0, r0 + 512) - r0, std::max_element(r1, r1 + 512) - r1) << "position " << t;
+        EXPECT_EQ(std::max_element(r0, r0 + 512) - r0, gold[t]) << "position " << t;
+    }
 }
 
 TEST(Stories260K, SamplingIsSeededAndTopK1IsGreedy) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <unistd.h>
 
+#include "../test_util.h"
 #include "unfold/core/context.h"
 #include "unfold/core/error.h"
 #include "unfold/core/rng.h"
@@ -19,6 +20,7 @@
 #include "unfold/sae/sae_train.h"
 
 using namespace unfold;
+using unfold_test::error_of;
 
 namespace {
 
@@ -230,6 +232,37 @@ TEST(SaeTrain, ExactResumeIsBitIdentical) {
         // and the written weights agree byte for byte
         EXPECT_EQ(read_file(path_join(d1, "sae_weights.safetensors")), read_file(path_join(d2, "sae_weights.safetensors")));
     }
+}
+
+TEST(SaeTrain, FinishedRunWritesMetricsJson) {
+    // the library, not the CLI, completes the folder: SAELens files + metrics.json with the final evaluation
+    SaeTrainConfig c = small_cfg(SaeArch::TOPK);
+    c.steps = 20;
+    c.batch = 64;
+    std::string d = tmpdir("metrics");
+    PlantedTestSource s(small_planted(9));
+    SaeTrainOptions o;
+    o.ctx.quiet = true;
+    o.out_dir = d;
+    o.eval_tokens = 512;
+    SaeTrainResult r = sae_train(c, s, o);
+    ASSERT_TRUE(file_exists(path_join(d, "metrics.json")));
+    Json m = json_load(path_join(d, "metrics.json"));
+    EXPECT_EQ(m.dump(-1), r.metrics.dump(-1));
+    EXPECT_EQ(m["train"]["steps"].as_int("steps"), 20);
+    const double fvu = m["eval"]["fvu"].as_num("fvu"), l0 = m["eval"]["l0"].as_num("l0");
+    EXPECT_GT(fvu, 0.0);
+    EXPECT_LT(fvu, 1.5);
+    EXPECT_NEAR(l0, c.sae.k, 1e-9);  // TopK: exactly k active latents per row
+    EXPECT_EQ(m["config"]["sae"]["k"].as_int("k"), c.sae.k);
+    // an impossible k is refused by the library before anything is written
+    SaeTrainConfig bad = c;
+    bad.sae.k = (int)c.sae.d_sae + 1;
+    std::string d2 = tmpdir("badk");
+    o.out_dir = d2;
+    PlantedTestSource s2(small_planted(9));
+    EXPECT_NE(error_of([&] { sae_train(bad, s2, o); }).find("must be in [1, d_sae="), std::string::npos);
+    EXPECT_FALSE(file_exists(path_join(d2, "cfg.json")));
 }
 
 TEST(SaeTrain, ResumeWithDifferentConfigIsRejected) {

@@ -70,6 +70,32 @@ TEST(ToyRun, ThreadCountDoesNotChangeTheResult) {
     }
 }
 
+TEST(ToyRun, CancelledRunResumesExactly) {
+    // A host program stops training through the context (Ctrl-C in a notebook): the call throws Cancelled,
+    // the last checkpoint is whole, and resuming gives the bits of an uninterrupted run.
+    ToyConfig c = small_cfg(2, 400);
+    ToyModel full = toy_init(c);
+    toy_train(full, Context::silent());
+    std::string d = tmpdir("cancel");
+    ToyTrainOptions o;
+    o.ctx.quiet = true;
+    o.checkpoint_dir = d;
+    o.checkpoint_every = 100;
+    int polls = 0;
+    o.ctx.should_stop = [&] { return ++polls > 2; };
+    ToyModel part = toy_init(c);
+    EXPECT_THROW(toy_train_ex(part, o), Cancelled);
+    ToyCheckpoint ck;
+    ASSERT_TRUE(toy_load_checkpoint(part, d, &ck));
+    EXPECT_GT(ck.step, 0);
+    EXPECT_LT(ck.step, 400);
+    o.ctx.should_stop = nullptr;
+    o.resume = true;
+    ToyModel resumed = toy_init(c);
+    EXPECT_EQ(toy_train_ex(resumed, o), 400);
+    EXPECT_EQ(resumed.params.data, full.params.data);
+}
+
 TEST(ToyRun, ResumeIsExact) {
     ToyConfig c = small_cfg(3, 500);
     ToyModel full = toy_init(c);

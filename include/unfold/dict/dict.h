@@ -93,6 +93,8 @@ struct DictTrainConfig {
     std::string checkpoint;
     int64_t checkpoint_every = 0;
     bool resume = false;
+    // Throws naming the field: atoms, batch, bcd_sweeps > 0, checkpoint_every >= 0, a resume needs the file.
+    void validate() const;
 };
 
 struct DictResult {
@@ -120,6 +122,11 @@ double dict_mmcs(const float* G, int64_t n_true, const float* D, int64_t K, int6
 // SAELens layout (cfg.json + sae_weights.safetensors + sparsity.safetensors): W_dec = D, W_enc = D^T,
 // zero biases, architecture "standard"; the solver and its options go to cfg.json metadata.
 void dict_save(const std::string& dir, const DictResult& r, const DictTrainConfig& cfg, const Json& extra_meta);
+// A finished run as a folder: evaluates the dictionary on the next `eval_rows` rows of src (codes with
+// cfg.code; fvu, l0, mse), its MMCS against src's ground truth when there is one, writes the folder with
+// dict_save and metrics.json beside it, and returns the metrics.
+Json dict_save_run(const std::string& dir, const DictResult& r, const DictTrainConfig& cfg, ActivationSource& src,
+                   int64_t eval_rows);
 // Loads W_dec [K, d] from a folder written by dict_save (or any SAELens folder); the solver options saved in
 // its metadata are returned in *code when non-null.
 Tensor dict_load(const std::string& dir, CodeOptions* code = nullptr);

@@ -55,6 +55,9 @@ struct SaeConfig {
 
     Json to_json() const;
     static SaeConfig from_json(const Json& j, const std::string& ctx);  // validates
+    // Throws unfold::Error naming ctx and the field: d_in, d_sae in range, k in [1, d_sae] for TopK/BatchTopK,
+    // positive JumpReLU bandwidth, finite non-negative coefficients.
+    void validate(const std::string& ctx) const;
 };
 
 struct Sae {

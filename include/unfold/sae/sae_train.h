@@ -44,7 +44,10 @@ struct SaeTrainConfig {
     uint64_t seed = 0;
 
     Json to_json() const;
-    static SaeTrainConfig from_json(const Json& j, const std::string& ctx);
+    static SaeTrainConfig from_json(const Json& j, const std::string& ctx);  // validates
+    // Throws naming ctx and the field: steps, batch > 0, lr > 0, known decay, non-negative warm-ups and
+    // cadences, and sae.validate() (d_in may still be 0: sae_train takes it from the source).
+    void validate(const std::string& ctx) const;
 };
 
 struct SaeTrainResult {
@@ -55,6 +58,8 @@ struct SaeTrainResult {
     bool finished = false;        // false when stopped early by stop_at
     double seconds = 0;
     double tokens_per_s = 0;
+    Json eval;                    // sae_evaluate on the next eval_tokens rows of the source (null if none)
+    Json metrics;                 // what <out_dir>/metrics.json holds: config, source, train, log, eval
 };
 
 struct SaeTrainOptions {
@@ -63,7 +68,12 @@ struct SaeTrainOptions {
     int64_t stop_at = -1;  // stop (after checkpointing) once this many steps are done (tests, preemption)
     Context ctx;  // threads, messages, progress, cancellation
     Json metadata = Json::object();  // written into cfg.json metadata
+    int64_t eval_tokens = 65536;     // after training, evaluate on this many further source rows (0 = skip)
+    int64_t eval_batch = 4096;
 };
+
+// A finished run with out_dir set leaves a SAELens folder (cfg.json, sae_weights.safetensors,
+// sparsity.safetensors), checkpoint/ and metrics.json (res.metrics) there.
 
 SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const SaeTrainOptions& opts);
 
