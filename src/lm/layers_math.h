@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/isa.h"
+
 namespace unfold {
+namespace UNFOLD_ISA {  // compiled once per kernel level (core/isa.h)
 
 // Below this many scalar operations a loop runs on one thread: waking a team costs more than it saves,
 // and far more on a loaded machine.
@@ -45,4 +48,5 @@ inline float sigmoid_fast(float g) {
     return g >= 0.0f ? r : e * r;
 }
 
+}  // namespace UNFOLD_ISA
 }  // namespace unfold

@@ -29,6 +29,7 @@ void Work::init(const ToyModel& model, int batch) {
     abs_target = c.kind == ToyKind::ABS;
     l1 = c.l1_hidden;
     gen.init(c);
+    level = kernel_level();
     if (tied) {
         off_W = model.params.view("W").offset;
     } else {
@@ -46,7 +47,7 @@ void Work::init(const ToyModel& model, int batch) {
         float* ip = (float*)(imp.data() + (size_t)i * NV);
         for (int f = 0; f < n; f++) ip[f] = c.importance_at(i, f);
     }
-    // the samples-vectorised kernel (kernel_soa.cpp) wins at every density where it applies (tied models,
+    // the samples-vectorised kernel (kernel_soa_isa.cpp) wins at every density where it applies (tied models,
     // m <= 8, n <= 32; measured faster than the sparse kernel even on the p = 0.05 instances of the
     // 20 -> 5 benchmark); the sparse kernel covers the rest
     dense.assign(I, (char)(tied && MV == 1 && NV <= 4));
@@ -95,6 +96,8 @@ void Work::sync_instance(const ToyModel& model, int inst) {
     std::memcpy((float*)(bias.data() + (size_t)inst * NV), P + off_b + (size_t)inst * n, sizeof(float) * n);
 }
 
+bool soa_kernel_applies(const Work& w) { return w.tied && w.m >= 1 && w.m <= 8 && w.n >= 1 && w.n <= 32; }
+
 void work_unit(Work& w, const ToyConfig& cfg, uint64_t stream, const float* x, bool want_grad, int inst, int c) {
     const int tid = omp_get_thread_num();
     UNFOLD_ASSERT((size_t)(tid + 1) * w.scratch_vecs <= w.scratch.size());
@@ -105,9 +108,9 @@ void work_unit(Work& w, const ToyConfig& cfg, uint64_t stream, const float* x, b
     v8f* acc = w.acc_of(inst, c);
     if (w.dense[inst]) {
         UNFOLD_ASSERT(soa_kernel_applies(w));
-        run_soa_kernel(w, inst, c, klo, khi, x, want_grad, acc, act);
+        UNFOLD_ISA_CALL(w.level, run_soa_kernel, w, inst, c, klo, khi, x, want_grad, acc, act);
     } else
-        run_sparse_kernel(w, inst, c, klo, khi, x, want_grad, acc, scr, act);
+        UNFOLD_ISA_CALL(w.level, run_sparse_kernel, w, inst, c, klo, khi, x, want_grad, acc, scr, act);
 }
 
 void work_compute(Work& w, const ToyConfig& cfg, uint64_t stream, const float* x, bool want_grad) {

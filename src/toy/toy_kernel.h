@@ -12,23 +12,47 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
+#include "core/isa.h"
 #include "unfold/toy/toy.h"
 
 namespace unfold {
 namespace toyk {
 
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-typedef uint32_t v8u __attribute__((vector_size(32)));
+// Explicitly 32-byte aligned: GCC otherwise aligns a vector type to at most the widest register of the
+// target, 16 bytes for baseline x86-64 and 32 with AVX, and the baseline and AVX2 copies (core/isa.h) share
+// these buffers.
+typedef float v8f __attribute__((vector_size(32), aligned(32)));
+typedef int32_t v8i __attribute__((vector_size(32), aligned(32)));
+typedef uint32_t v8u __attribute__((vector_size(32), aligned(32)));
+static_assert(alignof(v8f) == 32 && alignof(v8i) == 32 && alignof(v8u) == 32, "kernel vectors are 32-byte aligned");
+
+// Buffers of vectors: GCC drops the alignment attribute of a typedef used as a template argument, so
+// std::vector<v8f> would allocate 16-byte aligned storage in baseline code; this allocator always gives 32.
+template <class T>
+struct Align32Allocator {
+    using value_type = T;
+    Align32Allocator() = default;
+    template <class U>
+    Align32Allocator(const Align32Allocator<U>&) {}
+    T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(32))); }
+    void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(32)); }
+    template <class U>
+    bool operator==(const Align32Allocator<U>&) const { return true; }
+};
+using VecBuf = std::vector<v8f, Align32Allocator<v8f>>;
 
 constexpr int MAX_HIDDEN_VECS = 64;  // m <= 512
 constexpr float ONE_MINUS = 0.99999994f;  // largest float below 1
+
+// Inline helpers live in the per-level namespace (core/isa.h): each *_isa.cpp copy gets its own.
+namespace UNFOLD_ISA {
 
 inline int pad8(int x) { return (x + 7) / 8 * 8; }
 
@@ -74,6 +98,9 @@ inline float value_of(uint32_t u, float inv) {
     return v < ONE_MINUS ? v : ONE_MINUS;
 }
 
+}  // namespace UNFOLD_ISA
+using namespace UNFOLD_ISA;
+
 // 64-bit data key of (seed, step_stream, inst)
 uint64_t data_key(uint64_t seed, uint64_t step_stream, int inst);
 
@@ -94,6 +121,7 @@ struct DataGen {
     void init(const ToyConfig& c);
 };
 
+namespace UNFOLD_ISA {
 // vector path (UNIFORM / SIGNED without pairs); NVT = n_pad / 8 when known at compile time, else 0
 template <int NVT, bool WANT_ACT = true>
 __attribute__((always_inline)) inline int gen_vec(const DataGen& g, int inst, uint32_t klo, uint32_t khi, uint32_t s,
@@ -128,12 +156,16 @@ __attribute__((always_inline)) inline int gen_vec(const DataGen& g, int inst, ui
     return na;
 }
 
+}  // namespace UNFOLD_ISA
+
 // generic scalar path: one-hot, correlated / anticorrelated pairs
 int gen_generic(const DataGen& g, int inst, uint32_t klo, uint32_t khi, uint32_t s, float* xs, int* act);
 
+namespace UNFOLD_ISA {
 inline int gen_sample(const DataGen& g, int inst, uint32_t klo, uint32_t khi, uint32_t s, float* xs, int* act) {
     return g.vector_path ? gen_vec<0>(g, inst, klo, khi, s, xs, act) : gen_generic(g, inst, klo, khi, s, xs, act);
 }
+}  // namespace UNFOLD_ISA
 
 }  // namespace toyk
 }  // namespace unfold
@@ -157,12 +189,13 @@ struct Work {
     int B = 0, chunk = 256, n_chunks = 1;
     size_t acc_vecs = 0, scratch_vecs = 0;
     DataGen gen;
-    std::vector<v8f> E, D, Dt, bias, imp, impg;
-    std::vector<v8f> acc;      // [I][n_chunks][acc_vecs]
+    VecBuf E, D, Dt, bias, imp, impg;
+    VecBuf acc;      // [I][n_chunks][acc_vecs]
     std::vector<char> dense;   // [I] use the samples-vectorised kernel (tied models with m <= 8, n <= 32)
-    std::vector<v8f> scratch;  // [threads][scratch_vecs]
+    VecBuf scratch;  // [threads][scratch_vecs]
     std::vector<int> act;      // [threads][n_pad]
     size_t off_W = 0, off_W2 = 0, off_b = 0;  // offsets in the ParamSet
+    KernelLevel level = KernelLevel::PORTABLE;  // which compiled copy of the kernels runs (kernel_level() at init)
 
     void init(const ToyModel& model, int batch);
     void set_batch(int batch);                   // chunking and the 2 I_i / (B n) gradient scale
@@ -173,14 +206,16 @@ struct Work {
 // Call INSIDE an OpenMP parallel region (orphaned `omp for`, ends with a barrier): fills every unit's
 // accumulators for the batch of `stream` (or the external x[B, I, n] when x != nullptr).
 void work_compute(Work& w, const ToyConfig& cfg, uint64_t stream, const float* x, bool want_grad);
-// The two kernels for one unit: kernel_sparse.cpp handles every model (skipping inactive features);
+// The two kernels for one unit, compiled per level (kernel_sparse_isa.cpp, kernel_soa_isa.cpp; core/isa.h):
+// the sparse kernel handles every model (skipping inactive features); the soa kernel takes tied models with
+// m <= 8 and n <= 32, vectorised across samples (8 samples per vector), wherever it applies.
+UNFOLD_ISA_DECLARE(
 void run_sparse_kernel(const Work& w, int inst, int c, uint32_t klo, uint32_t khi, const float* x, bool want_grad,
                        v8f* acc, v8f* scr, int* act);
-// kernel_soa.cpp: tied models with m <= 8 and n <= 32, vectorised across samples (8 samples per vector),
-// used wherever it applies.
-bool soa_kernel_applies(const Work& w);
 void run_soa_kernel(const Work& w, int inst, int c, uint32_t klo, uint32_t khi, const float* x, bool want_grad,
                     v8f* acc, int* act);
+)
+bool soa_kernel_applies(const Work& w);
 // One unit (instance, chunk) on the calling thread (any thread; the scratch is per thread number).
 void work_unit(Work& w, const ToyConfig& cfg, uint64_t stream, const float* x, bool want_grad, int inst, int c);
 // Sums instance `inst`'s chunks (fixed order) into loss (with L1) and recon (without); gradients into

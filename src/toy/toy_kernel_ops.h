@@ -1,5 +1,5 @@
 // toy_kernel_ops.h: private to src/toy. Small vector helpers of the kernels
-// (kernel_sparse.cpp): ReLU/abs on vectors, the register-blocked outer-product
+// (kernel_sparse_isa.cpp): ReLU/abs on vectors, the register-blocked outer-product
 // accumulation, the 8-way transpose-and-add, and block data generation.
 #pragma once
 #include <cstring>
@@ -8,6 +8,7 @@
 
 namespace unfold {
 namespace toyk {
+namespace UNFOLD_ISA {  // per-level copies (core/isa.h)
 
 inline v8f vmax0(v8f a) { return a > 0.0f ? a : vzero(); }
 inline v8f vabs(v8f a) { return a < 0.0f ? -a : a; }
@@ -119,5 +120,6 @@ inline void gen_block(const DataGen& g, int inst, uint32_t klo, uint32_t khi, in
     }
 }
 
+}  // namespace UNFOLD_ISA
 }  // namespace toyk
 }  // namespace unfold

@@ -1,4 +1,4 @@
-// kernel_soa.cpp: the fastest path for tied models (linear, relu, hidden-relu) with m <= 8 and n <= 32,
+// kernel_soa_isa.cpp: the fastest path for tied models (linear, relu, hidden-relu) with m <= 8 and n <= 32,
 // vectorised ACROSS SAMPLES: a v8f holds one quantity for 8 consecutive samples (structure of arrays),
 // so no lane is wasted on padding and there are no horizontal reductions per sample.
 //
@@ -14,7 +14,7 @@
 // Results land in the unit accumulator layout of Work (loss lanes, |h| lanes, db, dD = dW, dE = 0).
 // Instantiated for m = 1..8 x {ReLU output, linear output} x {with, without gradient}; n is a runtime loop.
 // Bench (relu 20 -> 5, bench_toy, 1 thread, CPU time): about 1.9x the dense per-sample kernel it replaces
-// (that kernel was removed; kernel_sparse.cpp covers every shape this one does not).
+// (that kernel was removed; kernel_sparse_isa.cpp covers every shape this one does not).
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -26,6 +26,7 @@
 
 namespace unfold {
 namespace toyk {
+namespace UNFOLD_ISA {  // compiled once per kernel level (core/isa.h)
 
 namespace {
 
@@ -215,8 +216,6 @@ void unit_kernel_soa(const Work& w, int inst, int c, uint32_t klo, uint32_t khi,
 
 }  // namespace
 
-bool soa_kernel_applies(const Work& w) { return w.tied && w.m >= 1 && w.m <= 8 && w.n >= 1 && w.n <= SOA_NMAX; }
-
 void run_soa_kernel(const Work& w, int inst, int c, uint32_t klo, uint32_t khi, const float* x, bool want_grad,
                     v8f* acc, int* act) {
     auto run = [&](auto mc) {
@@ -242,5 +241,6 @@ void run_soa_kernel(const Work& w, int inst, int c, uint32_t klo, uint32_t khi, 
     UNFOLD_ASSERT(false);
 }
 
+}  // namespace UNFOLD_ISA
 }  // namespace toyk
 }  // namespace unfold

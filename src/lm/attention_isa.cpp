@@ -1,4 +1,4 @@
-// attention.cpp: causal multi-head attention with grouped-query heads (pattern, value mixing, backward)
+// attention_isa.cpp: causal multi-head attention with grouped-query heads (pattern, value mixing, backward)
 // and rotary position embeddings, declared in layers.h. Parallel over (batch, head); each output row is
 // summed by one thread in a fixed order, so results do not depend on the thread count.
 #include <algorithm>
@@ -11,6 +11,7 @@
 #include "unfold/lm/layers.h"
 
 namespace unfold {
+namespace UNFOLD_ISA {  // compiled once per kernel level (core/isa.h)
 
 // Keys per block of the score loop and value dims per block of the mixing loop: 32 floats held in four
 // 8-lane vectors (GCC vector extensions: AVX2 registers here, plain code elsewhere), so both inner loops
@@ -210,4 +211,5 @@ void rope_tables(float* cos_out, float* sin_out, int64_t n_pos, int64_t hs, floa
         }
 }
 
+}  // namespace UNFOLD_ISA
 }  // namespace unfold

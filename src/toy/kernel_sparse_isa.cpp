@@ -1,4 +1,4 @@
-// kernel_sparse.cpp: the general fused forward/backward kernel for one unit (instance, chunk of samples).
+// kernel_sparse_isa.cpp: the general fused forward/backward kernel for one unit (instance, chunk of samples).
 //
 // Per sample (tied models use W for both enc = W and dec = W^T; abs: enc = W1, dec = W2):
 //   forward:  h = enc x (sum over the nonzero x_j only);  a = ReLU(h) (hidden-relu, abs) or h
@@ -22,6 +22,7 @@
 
 namespace unfold {
 namespace toyk {
+namespace UNFOLD_ISA {  // compiled once per kernel level (core/isa.h)
 
 template <int MVT, int NVT>
 static void unit_kernel(const Work& w, int inst, int c, uint32_t klo, uint32_t khi, const float* xext,
@@ -262,5 +263,6 @@ void run_sparse_kernel(const Work& w, int inst, int c, uint32_t klo, uint32_t kh
     unit_kernel<0, 0>(w, inst, c, klo, khi, x, want_grad, acc, scr, act);
 }
 
+}  // namespace UNFOLD_ISA
 }  // namespace toyk
 }  // namespace unfold
