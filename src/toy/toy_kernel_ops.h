@@ -71,12 +71,8 @@ inline v8f reduce8(const v8f* a) {
     __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
     return (v8f)_mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 #else
-    v8f r;
-    for (int k = 0; k < 8; k++) {
-        float s = 0;
-        for (int j = 0; j < 8; j++) s += a[k][j];
-        r[k] = s;
-    }
+    v8f r;  // the same pairwise order as the hadd sequence above, so both copies give the same bits
+    for (int k = 0; k < 8; k++) r[k] = ((a[k][0] + a[k][1]) + (a[k][2] + a[k][3])) + ((a[k][4] + a[k][5]) + (a[k][6] + a[k][7]));
     return r;
 #endif
 }

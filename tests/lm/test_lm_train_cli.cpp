@@ -106,6 +106,33 @@ TEST(LmCli, TrainResumeGenerateEvalCache) {
     EXPECT_EQ(rd.num_shards(), 4);
 }
 
+TEST(LmCli, EveryKernelLevelCachesTheSameBytes) {
+    // the layers' portable and AVX2 copies (src/core/isa.h) give the same activations, bit for bit
+    NEED_BINARY();
+    std::string dir = "/tmp/unfold_test_lm_cli_levels_" + std::to_string(getpid());
+    make_dirs(dir);
+    std::string text;
+    for (int i = 0; i < 40; i++) text += "Once upon a time there was a little girl who liked to play in the sun.\n";
+    write_file_atomic(dir + "/c.txt", text);
+    std::string out;
+    for (const char* level : {"portable", "auto"}) {
+        ASSERT_EQ(sh(std::string("UNFOLD_KERNELS=") + level + " " + kBin + " lm cache --model " + kStories +
+                         "stories260K.bin --tokenizer " + kStories + "tok512.bin --hook blocks.4.hook_resid_post "
+                         "--corpus " + dir + "/c.txt --tokens 400 --context 64 --out " + dir + "/acts_" + level +
+                         " --threads 2 --quiet",
+                     &out, true),
+                  0)
+            << out;
+    }
+    ShardReader p(dir + "/acts_portable"), a(dir + "/acts_auto");
+    ASSERT_EQ(p.num_shards(), a.num_shards());
+    ASSERT_GT(p.num_shards(), 0);
+    for (int64_t s = 0; s < p.num_shards(); s++) {
+        const std::string f = p.index().shards[(size_t)s].file;
+        EXPECT_EQ(read_file(dir + "/acts_portable/" + f), read_file(dir + "/acts_auto/" + f)) << f;
+    }
+}
+
 TEST(LmCli, BadModelIsOneErrorLine) {
     NEED_BINARY();
     std::string dir = "/tmp/unfold_test_lm_cli_bad_" + std::to_string(getpid());

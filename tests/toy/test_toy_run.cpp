@@ -203,6 +203,22 @@ TEST(ToyRun, MetricsOnHandBuiltPolytopes) {
     EXPECT_NEAR(b.dims_per_feature, 2.0 / 6.0, 1e-6);
 }
 
+TEST(ToyRun, EveryKernelLevelGivesTheSameBytes) {
+    // the portable and the AVX2 copies of the kernels (src/core/isa.h) compute the same bits: a run under
+    // UNFOLD_KERNELS=portable writes the same model as one on the best kernels of this CPU
+    std::string bin = UNFOLD_BINARY;
+    ASSERT_TRUE(file_exists(bin)) << "the unfold binary is missing: " << bin;
+    for (const char* model : {"relu", "hidden-relu", "abs"}) {
+        std::string a = tmpdir(std::string("lvl_p_") + model), b = tmpdir(std::string("lvl_a_") + model);
+        std::string cmd = bin + " toy train --features 12 --hidden 3 --instances 4 --density 1:0.05 --importance 0.9 "
+                                "--batch 256 --eval-batch 512 --steps 150 --seed 11 --quiet --threads 2 --model " +
+                          model;
+        ASSERT_EQ(std::system(("UNFOLD_KERNELS=portable " + cmd + " --out " + a + " > /dev/null").c_str()), 0);
+        ASSERT_EQ(std::system(("UNFOLD_KERNELS=auto " + cmd + " --out " + b + " > /dev/null").c_str()), 0);
+        EXPECT_EQ(read_file(path_join(a, "model.safetensors")), read_file(path_join(b, "model.safetensors"))) << model;
+    }
+}
+
 TEST(ToyRun, CliTrainAndResume) {
     std::string bin = UNFOLD_BINARY;
     ASSERT_TRUE(file_exists(bin)) << "the unfold binary is missing: " << bin;
