@@ -121,6 +121,7 @@ static int sae_train_cmd(int argc, char** argv) {
     o.out_dir = out;
     o.resume = a.flag("resume");
     o.ctx = a.ctx;
+    o.metadata = saelens_metadata_from_cache_meta(src->meta());  // hook, model, context of an lm cache folder
     o.metadata["dataset_path"] = a.str("from-toy").empty() ? a.str("input") : a.str("from-toy");
     o.eval_tokens = a.i64("eval-tokens");
     make_dirs(out);

@@ -109,6 +109,7 @@ class ShardStore : public RowStore {
                          (long long)rd_.d(), (long long)rd_.num_shards(), rd_.index().f16 ? " (f16)" : "");
     }
     const Tensor* ground_truth() const override { return gt_.numel() ? &gt_ : nullptr; }
+    Json meta() const override { return rd_.index().meta.is_obj() ? rd_.index().meta : Json::object(); }
 
   private:
     ShardReader rd_;

@@ -206,12 +206,54 @@ static Sae load_saelens(const std::string& dir) {
             be[i] *= n;
         }
     }
+    Json meta = Json::object();
+    if (const Json* m = cfg.find("metadata"); m && m->is_obj()) meta = *m;
+    for (const char* key : {"model_name", "hook_name", "hook_layer", "hook_head_index", "context_size", "prepend_bos",
+                            "dataset_path"})
+        if (const Json* v = cfg.find(key); v && !meta.find(key)) meta[key] = *v;
     SaeArch a = arch == "topk"       ? SaeArch::TOPK
                 : arch == "jumprelu" ? SaeArch::JUMPRELU
                 : gated              ? SaeArch::GATED
                                      : SaeArch::STANDARD;
-    return make_sae(a, d, F, k, apply, We.ptr(), be.ptr(), Wd.ptr(), bd.ptr(), th.data.empty() ? nullptr : th.ptr(),
-                    dir, gated ? rm.ptr() : nullptr, gated ? bm.ptr() : nullptr);
+    Sae s = make_sae(a, d, F, k, apply, We.ptr(), be.ptr(), Wd.ptr(), bd.ptr(), th.data.empty() ? nullptr : th.ptr(),
+                     dir, gated ? rm.ptr() : nullptr, gated ? bm.ptr() : nullptr);
+    s.metadata = meta;
+    return s;
+}
+
+SaeHookInfo sae_hook_info(const Sae& sae) {
+    SaeHookInfo h;
+    const Json& m = sae.metadata;
+    if (!m.is_obj()) return h;
+    if (const Json* v = m.find("hook_name"); v && v->is_str() && v->str != "unknown") h.hook_name = v->str;
+    if (const Json* v = m.find("model_name"); v && v->is_str() && v->str != "unknown") h.model_name = v->str;
+    if (const Json* v = m.find("hook_layer"); v && v->is_num()) h.hook_layer = v->as_int("cfg.json: hook_layer");
+    if (const Json* v = m.find("context_size"); v && v->is_num())
+        h.context_size = v->as_int("cfg.json: context_size");
+    if (const Json* v = m.find("prepend_bos"); v && v->is_bool()) h.prepend_bos = v->b;
+    return h;
+}
+
+Json saelens_metadata_from_cache_meta(const Json& cm) {
+    Json md = Json::object();
+    if (!cm.is_obj()) return md;
+    const Json* hook = cm.find("hook");
+    if (!hook || !hook->is_str()) return md;
+    md["hook_name"] = hook->str;
+    int64_t layer = -1;
+    if (hook->str.rfind("blocks.", 0) == 0) {
+        size_t e = hook->str.find('.', 7);
+        const std::string num = hook->str.substr(7, e == std::string::npos ? std::string::npos : e - 7);
+        if (!num.empty() && num.find_first_not_of("0123456789") == std::string::npos) layer = std::stoll(num);
+    }
+    md["hook_layer"] = layer;
+    if (const Json* c = cm.find("context"); c && c->is_num()) md["context_size"] = c->as_int("index.json: context");
+    if (const Json* p = cm.find("prepend_bos"); p && p->is_bool()) md["prepend_bos"] = p->b;
+    if (const Json* m = cm.find("model_path"); m && m->is_str())
+        md["model_name"] = m->str;
+    else if (const Json* m2 = cm.find("model"); m2 && m2->is_str())
+        md["model_name"] = m2->str;
+    return md;
 }
 
 static Sae load_sparsify(const std::string& dir) {

@@ -215,6 +215,46 @@ TEST(SaeZip, InflateAndCrcKnownVectors) {
     EXPECT_THROW(inflate_raw(defl, 2, 10, "test"), Error);            // truncated
 }
 
+TEST(SaeCli, TrainOnACacheFolderRecordsTheHook) {
+    // an `unfold lm cache` folder says which model and hook its rows come from; the SAE trained on it
+    // records that in cfg.json with SAELens' keys, so later commands take the hook from the SAE
+    std::string bin = UNFOLD_BINARY;
+    ASSERT_TRUE(file_exists(bin)) << "the unfold binary is missing: " << bin;
+    std::string d = tmpdir("cachemeta");
+    const int64_t dim = 8, n = 512;
+    ShardWriterOptions so;
+    so.d = dim;
+    so.rows_per_shard = 256;
+    so.meta = Json::object();
+    so.meta["hook"] = "blocks.3.hook_resid_post";
+    so.meta["context"] = 64;
+    so.meta["prepend_bos"] = true;
+    so.meta["model_path"] = "models/stories260K/stories260K.bin";
+    {
+        ShardWriter w(path_join(d, "acts"), so);
+        Rng rng(4, 0);
+        std::vector<float> x((size_t)(n * dim));
+        for (auto& v : x) v = (float)rng.normal();
+        w.append(x.data(), n);
+        w.finish();
+    }
+    std::string run = path_join(d, "run");
+    std::string cmd = bin + " sae train --input " + path_join(d, "acts") + " --arch topk --k 2 --latents 16 --steps 20 " +
+                      "--batch 64 --eval-tokens 128 --threads 1 --quiet --out " + run + " > " + d + "/t.txt 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(d + "/t.txt");
+    Sae s = sae_load(run);
+    SaeHookInfo h = sae_hook_info(s);
+    EXPECT_EQ(h.hook_name, "blocks.3.hook_resid_post");
+    EXPECT_EQ(h.hook_layer, 3);
+    EXPECT_EQ(h.context_size, 64);
+    EXPECT_TRUE(h.prepend_bos);
+    EXPECT_EQ(h.model_name, "models/stories260K/stories260K.bin");
+    Json cfg = json_load(path_join(run, "cfg.json"));
+    EXPECT_EQ(cfg["metadata"]["hook_name"].str, "blocks.3.hook_resid_post");
+    // an SAE without the keys (planted data) knows no hook
+    EXPECT_EQ(sae_hook_info(Sae()).hook_name, "");
+}
+
 TEST(SaeCli, TrainEvalEncodeDecodeReport) {
     std::string bin = UNFOLD_BINARY;
     ASSERT_TRUE(file_exists(bin)) << "the unfold binary is missing: " << bin;

@@ -27,6 +27,7 @@ class ActivationSource {
     virtual void next_batch(float* out, int64_t n) = 0;     // out[n, dim]; wraps into the next epoch
     virtual const Tensor* ground_truth() const { return nullptr; }  // [n_true, dim], unit rows, or null
     virtual std::string describe() const = 0;               // one line for logs and cfg metadata
+    virtual Json meta() const { return Json::object(); }    // what produced the rows (a shard folder's index meta)
     virtual Json state() const = 0;                          // position, for checkpoints
     virtual void restore(const Json& state) = 0;             // exact resume
 };

@@ -33,6 +33,7 @@ class RowStore {
     virtual void read_rows(int64_t c, int64_t r0, int64_t n, float* out) const = 0;  // out[n, dim]
     virtual std::string describe() const = 0;
     virtual const Tensor* ground_truth() const { return nullptr; }
+    virtual Json meta() const { return Json::object(); }
 };
 
 class ShuffleSource : public ActivationSource {
@@ -44,6 +45,7 @@ class ShuffleSource : public ActivationSource {
     void next_batch(float* out, int64_t n) override;
     const Tensor* ground_truth() const override { return store_->ground_truth(); }
     std::string describe() const override;
+    Json meta() const override { return store_->meta(); }
     Json state() const override;
     void restore(const Json& state) override;
     // the global row id (chunk-major order of the store) of the last emitted row, for tests

@@ -64,6 +64,10 @@ struct Sae {
     SaeConfig cfg;
     ParamSet params;          // W_enc, b_enc, W_dec, b_dec (+ log_threshold for JUMPRELU, r_mag, b_mag for GATED)
     float threshold = 0.0f;   // BATCHTOPK inference threshold (EMA of the smallest kept activation)
+    // What the SAE was trained on, as SAELens records it in cfg.json "metadata" (model_name, hook_name,
+    // hook_layer, context_size, prepend_bos, dataset_path, ...; older SAELens configs keep these keys at
+    // the top level, and they are gathered here too). Empty for formats without it.
+    Json metadata = Json::object();
     // Imported JumpReLU thresholds (SAELens / Gemma Scope) live in params as log_threshold =
     // log(max(threshold, 1e-30)); encoding keeps pre > max(threshold, 0), as SAELens does.
 
@@ -176,5 +180,19 @@ void sae_save(const std::string& dir, const Sae& sae, const float* sparsity, con
 // (cfg.json + sae.safetensors), Gemma Scope params.npz (file or folder containing it).
 // format_out (optional) receives "saelens" | "sparsify" | "gemmascope".
 Sae sae_load(const std::string& path, std::string* format_out = nullptr);
+
+// The hook an SAE reads, from its metadata: hook_name ("" when unknown: absent, null or "unknown"),
+// hook_layer (-1 when unknown), context_size (0 when unknown), prepend_bos (true when unknown), model_name.
+struct SaeHookInfo {
+    std::string model_name, hook_name;
+    int64_t hook_layer = -1;
+    int64_t context_size = 0;
+    bool prepend_bos = true;
+};
+SaeHookInfo sae_hook_info(const Sae& sae);
+// SAELens metadata keys for an SAE trained on an `unfold lm cache` folder, from the folder's index meta
+// (hook, context, prepend_bos, model_path / model): model_name, hook_name, hook_layer, context_size,
+// prepend_bos. Returns an empty object for other sources.
+Json saelens_metadata_from_cache_meta(const Json& cache_meta);
 
 }  // namespace unfold
