@@ -47,7 +47,8 @@ double unigram_entropy(const std::vector<int32_t>& tokens, int64_t vocab) {
     return h;
 }
 
-double lm_eval_loss(const LmModel& m, const std::vector<int32_t>& tokens, int64_t T, int64_t n_windows, int64_t batch) {
+double lm_eval_loss(const LmModel& m, const std::vector<int32_t>& tokens, int64_t T, int64_t n_windows, int64_t batch,
+                    const HookSet* hooks) {
     UNFOLD_CHECK((int64_t)tokens.size() > T + 1, "validation set has %zu tokens, needs more than context + 1 = %lld",
                  tokens.size(), (long long)(T + 1));
     // non-overlapping windows spread evenly over the stream (lm/corpus.h), fewer if the stream is short
@@ -66,7 +67,9 @@ double lm_eval_loss(const LmModel& m, const std::vector<int32_t>& tokens, int64_
             std::memcpy(&in[(size_t)(b * T)], &tokens[start], (size_t)T * sizeof(int32_t));
             std::memcpy(&tg[(size_t)(b * T)], &tokens[start + 1], (size_t)T * sizeof(int32_t));
         }
-        lm_forward(m, a, in.data(), B, T);
+        ForwardOptions fo;
+        fo.hooks = hooks;
+        lm_forward(m, a, in.data(), B, T, fo);
         tot += lm_loss(a, m.cfg, tg.data()) * (double)B;
         done += B;
     }

@@ -54,8 +54,9 @@ LmTrainResult lm_train(LmModel& m, const std::vector<int32_t>& train_tokens, con
 
 // Mean next-token loss over up to n_windows non-overlapping, evenly spread windows of T+1 tokens
 // (corpus.h eval_window_starts), batched by `batch`.
+// hooks (optional) run in every forward (an SAE spliced in, a steering edit).
 double lm_eval_loss(const LmModel& m, const std::vector<int32_t>& tokens, int64_t T, int64_t n_windows,
-                    int64_t batch);
+                    int64_t batch, const HookSet* hooks = nullptr);
 
 // Entropy (nats) of the unigram distribution of `tokens` - the loss of the best context-free predictor.
 double unigram_entropy(const std::vector<int32_t>& tokens, int64_t vocab);
