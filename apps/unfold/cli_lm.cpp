@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "args.h"
+#include "cli_features.h"
 #include "cli_lm.h"
 #include "cli_tokenizer.h"
 #include "commands.h"
@@ -71,18 +72,26 @@ std::vector<int32_t> tokenize_file(const Tokenizer& tok, const std::string& path
 static int cmd_generate(int argc, char** argv) {
     static const CommandSpec spec = {
         "unfold lm generate",
-        "Generate text from a model (greedy by default), streaming tokens to stdout.",
-        "unfold lm generate --model ../shared/models/stories260K/stories260K.bin \\\n"
-        "    --tokenizer ../shared/models/stories260K/tok512.bin --steps 200\n"
-        "unfold lm generate --model runs/lm1 --prompt \"And God said\" --temperature 0.8 --top-k 40",
-        {{"model", "", "model: llama2.c .bin, .safetensors, or a folder with config.json + model.safetensors"},
-         {"tokenizer", "", "tokenizer file/folder (default: the model folder's tokenizer/)"},
-         {"prompt", "", "text to continue (BOS is prepended when the tokenizer has one)"},
-         {"steps", "200", "number of new tokens"},
-         {"temperature", "0", "0 = greedy (argmax); > 0 samples from softmax(logits / temperature)"},
-         {"top-k", "0", "sample only among the k most likely tokens (0 = all)"},
-         {"ids", "", "print the generated token ids instead of the text", true},
-         kDtypeOpt}};
+        "Generate text from a model (greedy by default), streaming tokens to stdout; optionally with an SAE at a "
+        "hook whose latents are steered, scaled or ablated.",
+        "unfold lm generate --model models/stories260K/stories260K.bin \\\n"
+        "    --tokenizer models/stories260K/tok512.bin --steps 200\n"
+        "unfold lm generate --model runs/lm1 --prompt \"And God said\" --temperature 0.8 --top-k 40\n"
+        "unfold lm generate --model runs/lm1 --sae runs/sae1 --steer 123=8 --compare",
+        [] {
+            std::vector<OptSpec> o = {
+                {"model", "", "model: llama2.c .bin, .safetensors, or a folder with config.json + model.safetensors"},
+                {"tokenizer", "", "tokenizer file/folder (default: the model folder's tokenizer/)"},
+                {"prompt", "", "text to continue (BOS is prepended when the tokenizer has one)"},
+                {"steps", "200", "number of new tokens"},
+                {"temperature", "0", "0 = greedy (argmax); > 0 samples from softmax(logits / temperature)"},
+                {"top-k", "0", "sample only among the k most likely tokens (0 = all)"},
+                {"ids", "", "print the generated token ids instead of the text", true},
+                kDtypeOpt};
+            for (auto& x : sae_edit_opts()) o.push_back(x);
+            o.push_back({"compare", "", "also print the continuation without the SAE edits (needs --sae)", true});
+            return o;
+        }()};
     Args a = parse_args(spec, argc, argv);
     if (a.help) return 0;
     LmModel m;
@@ -90,6 +99,8 @@ static int cmd_generate(int argc, char** argv) {
     auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
     UNFOLD_CHECK(tok->vocab_size() <= m.cfg.vocab, "tokenizer has %d tokens but the model's vocabulary is %lld",
                  tok->vocab_size(), (long long)m.cfg.vocab);
+    auto sae = sae_at_hook_from_args(a, m, true);
+    UNFOLD_CHECK(!a.flag("compare") || sae->active(), "--compare needs --sae RUN and an edit");
     std::vector<int32_t> prompt;
     if (tok->bos_id() >= 0) prompt.push_back(tok->bos_id());
     auto enc = tok->encode(a.str("prompt"));
@@ -103,19 +114,32 @@ static int cmd_generate(int argc, char** argv) {
     o.seed = a.seed();
     // llama2.c convention: BOS delimits documents, so a sampled BOS ends the text; GPT-2: <|endoftext|>
     o.stop_id = tok->bos_id() >= 0 && tok->bos_id() != tok->eos_id() ? tok->bos_id() : tok->eos_id();
-    bool ids_only = a.flag("ids");
-    std::string prompt_text = a.str("prompt");
-    if (!ids_only) std::fwrite(prompt_text.data(), 1, prompt_text.size(), stdout);
-    auto out = lm_generate(m, prompt, o, [&](int32_t prev, int32_t id) {
-        if (ids_only) return;
-        std::string piece = tok->decode_piece(prev, id);
-        std::fwrite(piece.data(), 1, piece.size(), stdout);
-        std::fflush(stdout);
-    });
-    if (ids_only)
-        for (size_t i = 0; i < out.size(); i++) std::printf("%d%c", out[i], i + 1 < out.size() ? ' ' : '\n');
-    else
-        std::printf("\n");
+    const bool ids_only = a.flag("ids");
+    const std::string prompt_text = a.str("prompt");
+    auto run = [&](const HookSet* hooks) {
+        o.hooks = hooks;
+        if (!ids_only) std::fwrite(prompt_text.data(), 1, prompt_text.size(), stdout);
+        auto out = lm_generate(m, prompt, o, [&](int32_t prev, int32_t id) {
+            if (ids_only) return;
+            std::string piece = tok->decode_piece(prev, id);
+            std::fwrite(piece.data(), 1, piece.size(), stdout);
+            std::fflush(stdout);
+        });
+        if (ids_only)
+            for (size_t i = 0; i < out.size(); i++) std::printf("%d%c", out[i], i + 1 < out.size() ? ' ' : '\n');
+        else
+            std::printf("\n");
+    };
+    if (a.flag("compare")) {
+        std::printf("--- without edits\n");
+        run(nullptr);
+        std::printf("--- %s at %s (%s)\n", describe_sae_edits(sae->splice.edits).c_str(), sae->hook.c_str(),
+                    sae->splice.keep_error ? "reconstruction + error term" : "SAE reconstruction only");
+    } else if (sae->active()) {
+        a.ctx.info("SAE %s at %s: %s%s", sae->path.c_str(), sae->hook.c_str(),
+                   describe_sae_edits(sae->splice.edits).c_str(), sae->splice.keep_error ? "" : " (spliced)");
+    }
+    run(sae->active() ? &sae->hooks : nullptr);
     return 0;
 }
 
@@ -140,26 +164,37 @@ static int cmd_info(int argc, char** argv) {
 static int cmd_eval(int argc, char** argv) {
     static const CommandSpec spec = {
         "unfold lm eval",
-        "Mean next-token loss of a model on a text file, beside the corpus's unigram entropy.",
-        "unfold lm eval --model runs/lm1 --corpus val.txt --context 128",
-        {{"model", "", "model file or folder"},
-         {"tokenizer", "", "tokenizer (default: the model folder's tokenizer/)"},
-         {"corpus", "", "UTF-8 text file"},
-         {"context", "128", "window length"},
-         {"windows", "256", "number of evenly spaced windows"},
-         {"batch", "16", "windows per forward pass"},
-         kDtypeOpt}};
+        "Mean next-token loss of a model on a text file, beside the corpus's unigram entropy; optionally with an "
+        "SAE at a hook (edited latents, or --splice: the reconstruction alone).",
+        "unfold lm eval --model runs/lm1 --corpus val.txt --context 128\n"
+        "unfold lm eval --model runs/lm1 --corpus val.txt --sae runs/sae1 --splice",
+        [] {
+            std::vector<OptSpec> o = {{"model", "", "model file or folder"},
+                                      {"tokenizer", "", "tokenizer (default: the model folder's tokenizer/)"},
+                                      {"corpus", "", "UTF-8 text file"},
+                                      {"context", "128", "window length"},
+                                      {"windows", "256", "number of evenly spaced windows"},
+                                      {"batch", "16", "windows per forward pass"},
+                                      kDtypeOpt};
+            for (auto& x : sae_edit_opts()) o.push_back(x);
+            return o;
+        }()};
     Args a = parse_args(spec, argc, argv);
     if (a.help) return 0;
     LmModel m;
     load_inference_model(m, a);
     auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
+    auto sae = sae_at_hook_from_args(a, m, true);
     auto ids = tokenize_file(*tok, a.str("corpus"), a.ctx);
     int64_t T = std::min<int64_t>(a.i64("context"), m.cfg.n_ctx);
-    double loss = lm_eval_loss(m, ids, T, a.i64("windows"), a.i64("batch"));
+    double loss = lm_eval_loss(m, ids, T, a.i64("windows"), a.i64("batch"), sae->active() ? &sae->hooks : nullptr);
     double h = unigram_entropy(ids, m.cfg.vocab);
-    std::printf("loss %.4f nats/token (perplexity %.2f); unigram entropy %.4f; %lld windows of %lld tokens\n", loss,
+    std::printf("loss %.4f nats/token (perplexity %.2f); unigram entropy %.4f; %lld windows of %lld tokens", loss,
                 std::exp(loss), h, (long long)a.i64("windows"), (long long)T);
+    if (sae->active())
+        std::printf("; SAE at %s: %s%s", sae->hook.c_str(), describe_sae_edits(sae->splice.edits).c_str(),
+                    sae->splice.keep_error ? "" : ", spliced (no error term)");
+    std::printf("\n");
     return 0;
 }
 

@@ -4,10 +4,15 @@
 #include <cstdio>
 
 #include "args.h"
+#include "cli_features.h"
+#include "cli_lm.h"
 #include "commands.h"
 #include "unfold/core/error.h"
 #include "unfold/core/progress.h"
 #include "unfold/data/source.h"
+#include "unfold/features/faithfulness.h"
+#include "unfold/features/hook_stream.h"
+#include "unfold/lm/corpus.h"
 #include "unfold/io/fileio.h"
 #include "unfold/io/json.h"
 #include "unfold/io/npy.h"
@@ -136,30 +141,80 @@ static int sae_train_cmd(int argc, char** argv) {
 
 static int sae_eval_cmd(int argc, char** argv) {
     static const CommandSpec spec = {
-        "unfold sae eval", "Evaluate an SAE (unfold/SAELens, sparsify or Gemma Scope) on activations; prints JSON.",
-        "unfold sae eval runs/sae1 --input data/planted [--tokens 65536] [--out eval.json]",
-        with_source({{"tokens", "65536", "rows to evaluate"},
-                     {"batch", "4096", "rows per batch"},
-                     {"match-cos", "0.9", "cosine threshold for recovered / unmatched features"},
-                     {"out", "", "also write the JSON here"}}),
+        "unfold sae eval",
+        "Evaluate an SAE (unfold/SAELens, sparsify or Gemma Scope) on activations; prints JSON. With --model and "
+        "--corpus it reads the activations from the model at the SAE's hook and adds the model's loss with the "
+        "reconstruction spliced in: ce_loss_clean / spliced / zero_ablation, ce_loss_recovered = (zero - spliced) "
+        "/ (zero - clean), kl_div_spliced (mean KL(clean || spliced) per token), over the same tokens.",
+        "unfold sae eval runs/sae1 --input data/planted [--tokens 65536] [--out eval.json]\n"
+        "unfold sae eval runs/sae1 --model runs/lm1 --corpus val.txt --tokens 32768",
+        [] {
+            std::vector<OptSpec> o = with_source({{"tokens", "65536", "rows (tokens) to evaluate"},
+                                                  {"batch", "4096", "rows per batch"},
+                                                  {"match-cos", "0.9", "cosine threshold for recovered / unmatched features"},
+                                                  {"out", "", "also write the JSON here"},
+                                                  {"model", "", "model whose activations the SAE reads (instead of --input)"},
+                                                  {"tokenizer", "", "tokenizer (default: the model folder's tokenizer/)"},
+                                                  {"corpus", "", "UTF-8 text for --model"},
+                                                  {"hook", "", "hook (default: the SAE's recorded hook)"},
+                                                  {"context", "", "window length (default: the SAE's context_size, else 128)"},
+                                                  {"windows-batch", "8", "windows per forward pass with --model"},
+                                                  kDtypeOpt});
+            return o;
+        }(),
         1, 1};
     Args a = parse_args(spec, argc, argv);
     if (a.help) return 0;
     std::string fmt;
     Sae s = sae_load(a.positional[0], &fmt);
-    auto src = source_from_args(a, a.seed());
     SaeEvalOptions eo;
     eo.tokens = a.i64("tokens");
     eo.batch = a.i64("batch");
     eo.match_cos = a.f64("match-cos");
-    Json j = sae_evaluate(s, *src, eo);
+    UNFOLD_CHECK(eo.tokens > 0 && eo.batch > 0, "--tokens and --batch must be positive");
     Json out = Json::object();
     out["sae"] = a.positional[0];
     out["format"] = fmt;
     out["architecture"] = sae_arch_name(s.cfg.arch);
     out["d_in"] = s.d();
     out["d_sae"] = s.F();
-    for (auto& kv : j.obj) out[kv.first] = kv.second;
+    if (!a.str("model").empty()) {
+        UNFOLD_CHECK(a.str("input").empty() && a.str("from-toy").empty(), "give --model or --input, not both");
+        UNFOLD_CHECK(!a.str("corpus").empty(), "--model needs --corpus TEXT");
+        LmModel m;
+        load_inference_model(m, a);
+        auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
+        const std::string hook = sae_hook_for(m, s, a.str("hook"));
+        auto ids = tokenize_file(*tok, a.str("corpus"), a.ctx);
+        const int64_t T = std::min<int64_t>(sae_context_from_args(a, s, 128), m.cfg.n_ctx);
+        UNFOLD_CHECK(T >= 2, "--context must be >= 2");
+        const int64_t windows = std::max<int64_t>(1, (eo.tokens + T - 1) / T);
+        SpliceEvalOptions so;
+        so.hook = hook;
+        so.context = T;
+        so.windows = windows;
+        so.batch = a.i64("windows-batch");
+        so.ctx = a.ctx;
+        SpliceEval ce = sae_splice_eval(m, s, ids, so);
+        // the reconstruction metrics over the same windows' activations
+        HookStreamOptions ho;
+        ho.hook = hook;
+        ho.context = T;
+        ho.batch = so.batch;
+        ho.starts = eval_window_starts(ids.size(), (int)T, (int)windows);
+        auto src = make_hook_source(m, ids, ho);
+        eo.tokens = ce.tokens;
+        Json j = sae_evaluate(s, *src, eo);
+        out["model"] = a.str("model");
+        out["hook"] = hook;
+        out["context"] = T;
+        for (auto& kv : j.obj) out[kv.first] = kv.second;
+        for (auto& kv : ce.to_json().obj) out[kv.first] = kv.second;
+    } else {
+        auto src = source_from_args(a, a.seed());
+        Json j = sae_evaluate(s, *src, eo);
+        for (auto& kv : j.obj) out[kv.first] = kv.second;
+    }
     std::printf("%s\n", out.dump(2).c_str());
     if (!a.str("out").empty()) {
         json_save(a.str("out"), out);
