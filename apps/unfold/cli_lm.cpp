@@ -72,8 +72,8 @@ static int cmd_generate(int argc, char** argv) {
     static const CommandSpec spec = {
         "unfold lm generate",
         "Generate text from a model (greedy by default), streaming tokens to stdout.",
-        "unfold lm generate --model ../shared/models/stories260K/stories260K.bin \\\n"
-        "    --tokenizer ../shared/models/stories260K/tok512.bin --steps 200\n"
+        "unfold lm generate --model models/stories260K/stories260K.bin \\\n"
+        "    --tokenizer models/stories260K/tok512.bin --steps 200\n"
         "unfold lm generate --model runs/lm1 --prompt \"And God said\" --temperature 0.8 --top-k 40",
         {{"model", "", "model: llama2.c .bin, .safetensors, or a folder with config.json + model.safetensors"},
          {"tokenizer", "", "tokenizer file/folder (default: the model folder's tokenizer/)"},
