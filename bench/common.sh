@@ -32,9 +32,10 @@ bench_cpu() {  # the CPU's model name, as /proc/cpuinfo gives it
 }
 
 bench_machine() {  # bench_machine THREADS: the machine line every comparison prints first
+  local quick=""
+  [ "$QUICK" = 1 ] && quick="; QUICK configuration (a check, not a measurement)"
   echo "# cpu: $(bench_cpu); $(nproc) cores available, load $(cut -d' ' -f1-3 /proc/loadavg);" \
-       "threads $1 each side; OMP_WAIT_POLICY=$OMP_WAIT_POLICY OPENBLAS_THREAD_TIMEOUT=$OPENBLAS_THREAD_TIMEOUT" \
-       "$([ "$QUICK" = 1 ] && echo '; QUICK configuration (a check, not a measurement)')"
+       "threads $1 each side; OMP_WAIT_POLICY=$OMP_WAIT_POLICY OPENBLAS_THREAD_TIMEOUT=$OPENBLAS_THREAD_TIMEOUT$quick"
 }
 
 bench_peer() {  # bench_peer SCRIPT ARGS...: the peer, with THREADS threads in every pool it may use

@@ -7,14 +7,14 @@
 # GFLOP/s of the dense products against this machine's measured sgemm peak.
 #
 #   bench/sae_vs_torch.sh [BUILD_DIR=build] [STEPS=300] [THREADS=2]   (the README's figures: 300 steps)
-#   bench/sae_vs_torch.sh --quick                                      (20 steps: checks both sides run)
+#   bench/sae_vs_torch.sh --quick                                      (10 steps: checks both sides run)
 # ARCHS="topk" runs one architecture only; PEER=path overrides the peer script, PYTHON its interpreter;
 # see bench/common.sh for the shared settings.
 set -euo pipefail
 BENCH_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 . "$BENCH_ROOT/bench/common.sh"
 BUILD="${1:-$BENCH_ROOT/build}"
-STEPS="${2:-$([ "$QUICK" = 1 ] && echo 20 || echo 300)}"
+STEPS="${2:-$([ "$QUICK" = 1 ] && echo 10 || echo 300)}"
 THREADS="${3:-2}"
 BENCH="$BUILD/bench/bench_sae"
 PEER="${PEER:-$BENCH_ROOT/bench/peers/torch_sae.py}"
