@@ -25,10 +25,19 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 export OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-4}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 
-bench_cpu() {  # the CPU's model name, as /proc/cpuinfo gives it
-  local m
+bench_cpu() {  # the CPU's model name as /proc/cpuinfo gives it, plus family/model and the widest vector ISA
+  # (virtual machines often report only "AMD EPYC"; family 23 is Zen 1/2, 25 Zen 3/4)
+  local m fam mod flags isa=baseline
   m=$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^[[:space:]]*//') || true
-  printf '%s' "${m:-unknown CPU}"
+  fam=$(grep -m1 '^cpu family' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | tr -d ' ') || true
+  mod=$(grep -m1 '^model[[:space:]]*:' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | tr -d ' ') || true
+  flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2-) "
+  case "$flags" in
+    *" avx512_bf16 "*) isa=avx512-bf16 ;;
+    *" avx512f "*) isa=avx512 ;;
+    *" avx2 "*) isa=avx2 ;;
+  esac
+  printf '%s (family %s model %s, %s)' "${m:-unknown CPU}" "${fam:-?}" "${mod:-?}" "$isa"
 }
 
 bench_machine() {  # bench_machine THREADS: the machine line every comparison prints first
