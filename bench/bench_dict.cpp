@@ -1,6 +1,6 @@
 // bench_dict.cpp: classical sparse coding speed and quality on the sklearn_dict.py peer's recipe.
 //
-// Same data recipe as /work/shared/peers/sklearn_dict.py (planted dictionary of --true-features unit
+// Same data recipe as bench/peers/sklearn_dict.py (planted dictionary of --true-features unit
 // Gaussian rows in R^d, each active w.p. --p-active with magnitude U[0,1], --samples rows), written to a
 // temporary .npy and read back through the normal source path (memory map + shuffle buffer). Timed like
 // the peer: training for --epochs passes plus encoding all samples once; samples/s = samples * epochs / wall.

@@ -1,5 +1,5 @@
 // bench_lm.cpp: forward and training throughput of unfold's GPT-2 stack, shaped like the PyTorch peer
-// (/work/shared/peers/torch_lm.py): random weights, random tokens, forward = logits over every position,
+// (bench/peers/torch_lm.py): random weights, random tokens, forward = logits over every position,
 // training step = forward + cross-entropy + backward + AdamW. Prints one JSON line (tokens/s).
 //   bench_lm [--layers 4] [--d-model 768] [--heads 12] [--vocab 50257] [--context 128] [--batch 8]
 //            [--iters 5] [--threads 2] [--arch gpt2|llama] [--only forward]

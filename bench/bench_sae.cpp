@@ -1,5 +1,5 @@
 // bench_sae.cpp: SAE training throughput and quality on the planted-dictionary recipe of
-// /work/shared/peers/torch_sae.py (G Gaussian rows normalised, each feature active w.p. p, magnitude U[0,1]),
+// bench/peers/torch_sae.py (G Gaussian rows normalised, each feature active w.p. p, magnitude U[0,1]),
 // plus the achieved GFLOP/s of the dense products against the measured sgemm peak of this machine.
 //
 //   bench_sae [--arch topk|relu|batchtopk|jumprelu|gated] [--d 256] [--latents 2048] [--true-features 1024]

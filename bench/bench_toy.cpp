@@ -1,5 +1,5 @@
 // bench_toy.cpp: training throughput of the toy model of superposition, in the configuration of the
-// PyTorch peer (../shared/peers/torch_toy.py): ReLU output model 20 -> 5, 16 instances, batch 1024,
+// PyTorch peer (bench/peers/torch_toy.py): ReLU output model 20 -> 5, 16 instances, batch 1024,
 // feature probability 20^-linspace(0,1,16) (1 -> 0.05), importance 0.9^i, AdamW lr 1e-3.
 //
 // Usage: bench_toy [--steps N] [--threads T] [--seed S]

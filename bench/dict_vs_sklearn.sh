@@ -1,34 +1,40 @@
 #!/usr/bin/env bash
-# dict_vs_sklearn.sh: classical sparse coding, unfold vs scikit-learn, side by side in one run.
+# dict_vs_sklearn.sh: classical sparse coding, unfold vs its scikit-learn peer (bench/peers/sklearn_dict.py),
+# side by side in one run.
 #
-# Both sides use the same recipe (peers/sklearn_dict.py defaults: d=64, 256 atoms, 128 planted features at
-# p=0.03, 20k samples, alpha 0.1, batch 256, 2 epochs) and the same timing (fit for 2 epochs + encode all
-# samples; samples/s = samples * epochs / wall). Prints both JSON lines, then one summary line per solver.
+# Both sides use the same recipe (d=64, 256 atoms, 128 planted features at p=0.03, 20k samples, alpha 0.1,
+# batch 256, 2 epochs) and the same timing (fit for the epochs + encode all samples once;
+# samples/s = samples * epochs / wall). Prints the machine line, both sides' JSON lines, then one line per
+# unfold solver (FISTA, CD, OMP) with both figures and the ratio.
 #
-#   bench/dict_vs_sklearn.sh                 # BUILD=build THREADS=1 PYTHON=/usr/bin/python3
+#   bench/dict_vs_sklearn.sh                      (the README's figures; BUILD=build THREADS=1)
+#   bench/dict_vs_sklearn.sh --quick              (4000 samples: checks both sides run)
 #   THREADS=2 BUILD=build-release bench/dict_vs_sklearn.sh --samples 40000
 # Extra arguments go to both programs (same flag names: --d --atoms --true-features --p-active --samples
 # --alpha --batch --epochs --seed). THREADS applies to unfold (OpenMP + OpenBLAS) and to numpy's BLAS.
+# PEER=path overrides the peer script, PYTHON its interpreter; see bench/common.sh for the shared settings.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BUILD="${BUILD:-$ROOT/build}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
+BENCH_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+. "$BENCH_ROOT/bench/common.sh"
+BUILD="${BUILD:-$BENCH_ROOT/build}"
 THREADS="${THREADS:-1}"
-PEER="${PEER:-$ROOT/../shared/peers/sklearn_dict.py}"
 BENCH="$BUILD/bench/bench_dict"
-[ -x "$BENCH" ] || { echo "dict_vs_sklearn: $BENCH not built (cmake --build $BUILD --target bench_dict)" >&2; exit 1; }
-[ -f "$PEER" ] || { echo "dict_vs_sklearn: peer script $PEER not found (set PEER=...)" >&2; exit 1; }
+PEER="${PEER:-$BENCH_ROOT/bench/peers/sklearn_dict.py}"
+bench_need dict_vs_sklearn.sh "$BENCH" "$PEER" sklearn
+[ "$QUICK" = 1 ] && set -- --samples 4000 "$@"   # later flags win on both sides
 
-echo "# machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); unfold threads $THREADS" >&2
-SK=$(OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS "$PYTHON" "$PEER" "$@")
-echo "$SK"
+bench_machine "$THREADS"
+echo "# config: ${*:-the defaults (d 64, 256 atoms, 128 planted at p 0.03, 20000 samples, 2 epochs)}"
+SK=$(bench_peer "$PEER" "$@")
+echo "sklearn: $SK"
 UF=$("$BENCH" --threads "$THREADS" --solver all "$@")
-echo "$UF"
+echo "$UF" | sed 's/^/unfold:  /'
 "$PYTHON" - "$SK" "$UF" <<'PY'
 import json, sys
 sk = json.loads(sys.argv[1])
 for line in sys.argv[2].splitlines():
     u = json.loads(line)
     print(f"{u['solver']:>5}: unfold {u['samples_per_s']:>10.1f} samples/s  MMCS {u['mmcs']:.4f}  FVU {u['fvu']:.4f}  L0 {u['l0']:.2f}"
-          f"  |  sklearn {sk['samples_per_s']:.1f} samples/s  MMCS {sk['mmcs']:.4f}  |  speed-up {u['samples_per_s'] / sk['samples_per_s']:.1f}x")
+          f"  |  sklearn {sk['samples_per_s']:.1f} samples/s  MMCS {sk['mmcs']:.4f}  FVU {sk['fvu']:.4f}  L0 {sk['l0']:.2f}"
+          f"  |  ratio {u['samples_per_s'] / sk['samples_per_s']:.1f}x")
 PY

@@ -1,44 +1,44 @@
-#!/bin/sh
-# lm_vs_torch.sh: unfold's GPT-2 stack vs the plain-PyTorch peer (../shared/peers/torch_lm.py), same shape,
-# same machine, same threads, alternating runs (unfold, torch, unfold, torch, ...) and the best of each side,
-# so load from other processes biases neither. Usage: bench/lm_vs_torch.sh [BUILD_DIR] [THREADS] [ITERS] [REPEATS]
-# Shape: 4 layers, d_model 768, 12 heads, vocab 50257, context 128, batch 8 (GPT-2-small-shaped stack).
-# Each round runs four: unfold fp32 (forward + training), unfold bf16 (forward), the peer as written (fp32),
-# and the same peer script with torch's default dtype set to bfloat16 (its forward then runs in bf16 too).
-set -e
-BUILD=${1:-build}
-THREADS=${2:-2}
-ITERS=${3:-5}
-REPEATS=${4:-2}
-HERE=$(cd "$(dirname "$0")/.." && pwd)
-PEER=${PEER:-$HERE/../shared/peers/torch_lm.py}
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}  # no spinning barriers on a shared machine (both sides)
-export OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-4}  # OpenBLAS workers sleep after a product (both sides link OpenBLAS; the CLI sets the same)
-export OMP_NUM_THREADS=$THREADS
-ARGS="--layers 4 --d-model 768 --heads 12 --vocab 50257 --context 128 --batch 8 --iters $ITERS --threads $THREADS"
-HAVE_TORCH=0
-if [ -f "$PEER" ] && /usr/bin/python3 -c "import torch" 2>/dev/null; then HAVE_TORCH=1; fi
-peer_bf16() {  # the peer unchanged, under torch.set_default_dtype(torch.bfloat16)
-  /usr/bin/python3 -c "import sys, runpy, torch; torch.set_default_dtype(torch.bfloat16); sys.argv = sys.argv[1:]
-r = runpy.run_path(sys.argv[0], run_name='__main__')" "$PEER" "$@" | sed 's/"peer": "pytorch-/"peer": "pytorch-bf16-/'
-}
+#!/usr/bin/env bash
+# lm_vs_torch.sh: unfold's GPT-2 stack vs its plain-PyTorch peer (bench/peers/torch_lm.py), same shape, same
+# machine, same threads, in one run. Rounds alternate the sides (unfold, torch, unfold, torch, ...) and each
+# side's best round counts, so load from other processes biases neither.
+# Shape: 4 layers, d_model 768, 12 heads, vocab 50257, context 128, batch 8 (a GPT-2-small-shaped stack).
+# Each round runs four: unfold fp32 (forward + training), unfold bf16 (forward), the peer in fp32 and the
+# peer with --dtype bf16 (the model created in bfloat16, so its forward runs in bf16 too). Prints the machine
+# line, every JSON line, then per comparison both figures (tokens/s) and the ratio.
+#
+#   bench/lm_vs_torch.sh [BUILD_DIR=build] [THREADS=2] [ITERS=5] [REPEATS=2]   (the README: build 2 5 3)
+#   bench/lm_vs_torch.sh --quick         (2 layers, d_model 256, vocab 8192, context 64, batch 4, 2 iters, 1 round)
+# PEER=path overrides the peer script, PYTHON its interpreter; see bench/common.sh for the shared settings.
+set -euo pipefail
+BENCH_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+. "$BENCH_ROOT/bench/common.sh"
+BUILD="${1:-$BENCH_ROOT/build}"
+THREADS="${2:-2}"
+if [ "$QUICK" = 1 ]; then
+  SHAPE="--layers 2 --d-model 256 --heads 4 --vocab 8192 --context 64 --batch 4"
+  ITERS="${3:-2}"; REPEATS="${4:-1}"
+else
+  SHAPE="--layers 4 --d-model 768 --heads 12 --vocab 50257 --context 128 --batch 8"
+  ITERS="${3:-5}"; REPEATS="${4:-2}"
+fi
+BENCH="$BUILD/bench/bench_lm"
+PEER="${PEER:-$BENCH_ROOT/bench/peers/torch_lm.py}"
+bench_need lm_vs_torch.sh "$BENCH" "$PEER" torch
+ARGS="$SHAPE --iters $ITERS --threads $THREADS"
+
+bench_machine "$THREADS"
+echo "# config: $SHAPE, $ITERS iterations, $REPEATS rounds"
 OUT=""
-i=0
-while [ $i -lt "$REPEATS" ]; do
-  U=$("$BUILD/bench/bench_lm" $ARGS); echo "$U"; OUT="$OUT$U
-"
-  U=$("$BUILD/bench/bench_lm" $ARGS --dtype bf16 --only forward); echo "$U"; OUT="$OUT$U
-"
-  if [ $HAVE_TORCH = 1 ]; then
-    P=$(/usr/bin/python3 "$PEER" $ARGS); echo "$P"; OUT="$OUT$P
-"
-    P=$(peer_bf16 $ARGS); echo "$P"; OUT="$OUT$P
-"
-  fi
-  i=$((i + 1))
+for ((round = 0; round < REPEATS; round++)); do
+  for side in "unfold" "unfold --dtype bf16 --only forward" "peer" "peer --dtype bf16"; do
+    read -r who extra <<<"$side"
+    if [ "$who" = unfold ]; then L=$("$BENCH" $ARGS $extra); else L=$(bench_peer "$PEER" $ARGS $extra); fi
+    echo "$L"
+    OUT+="$L"$'\n'
+  done
 done
-if [ $HAVE_TORCH = 1 ]; then
-  printf '%s' "$OUT" | /usr/bin/python3 -c '
+printf '%s' "$OUT" | "$PYTHON" -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
 def best(key, pick): return max(r[key] for r in rows if pick(r))
@@ -46,15 +46,11 @@ u32 = lambda r: r.get("impl") == "unfold" and r.get("dtype") == "fp32"
 u16 = lambda r: r.get("impl") == "unfold" and r.get("dtype") == "bf16"
 t32 = lambda r: "peer" in r and "bf16" not in r["peer"]
 t16 = lambda r: "peer" in r and "bf16" in r["peer"]
-n = sum(1 for r in rows if u32(r))
 for label, k, a, b in (("forward fp32 vs peer fp32", "forward_tokens_per_s", u32, t32),
                        ("forward bf16 vs peer fp32", "forward_tokens_per_s", u16, t32),
                        ("forward bf16 vs peer bf16", "forward_tokens_per_s", u16, t16),
                        ("training fp32 vs peer fp32", "train_tokens_per_s", u32, t32)):
     x, y = best(k, a), best(k, b)
     print(f"{label:28s} unfold {x:8.1f}  torch {y:8.1f} tokens/s  ratio {x / y:.2f}x")
-print(f"(best of {n} alternating rounds each)")
+print(f"(best of {sum(1 for r in rows if u32(r))} alternating rounds each)")
 '
-else
-  echo "(PyTorch peer not available: install python3-torch to compare)"
-fi

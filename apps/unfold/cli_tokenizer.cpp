@@ -62,8 +62,8 @@ int cmd_lm_tokenize(int argc, char** argv) {
     static const CommandSpec spec = {
         "unfold lm tokenize",
         "Encode a text with a tokenizer (ids and pieces), or tokenize a corpus file and print its statistics.",
-        "unfold lm tokenize --tokenizer ../shared/models/gpt2-tokenizer --text \"Hello world\"\n"
-        "unfold lm tokenize --tokenizer ../shared/models/stories260K/tok512.bin --text \"Once upon a time\"\n"
+        "unfold lm tokenize --tokenizer models/gpt2-tokenizer --text \"Hello world\"\n"
+        "unfold lm tokenize --tokenizer models/stories260K/tok512.bin --text \"Once upon a time\"\n"
         "unfold lm tokenize --tokenizer runs/bpe_kjv --corpus data/kjv.txt --val 0.05",
         {{"tokenizer", "", "vocab.json+merges.txt folder, tokenizer.json, or llama2.c tok*.bin"},
          {"text", "", "text to encode (prints id and piece per token)"},

@@ -83,7 +83,7 @@ def bytes_to_unicode():
 
 def main():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "..", "shared", "models", "gpt2-tokenizer")
+    d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "models", "gpt2-tokenizer")
     with open(os.path.join(d, "vocab.json"), encoding="utf-8") as f:
         vocab = json.load(f)
     with open(os.path.join(d, "merges.txt"), encoding="utf-8") as f:

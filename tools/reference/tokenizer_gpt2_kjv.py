@@ -40,7 +40,7 @@ def kjv_text():
 
 def main():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "..", "shared", "models", "gpt2-tokenizer")
+    d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "models", "gpt2-tokenizer")
     vocab = json.load(open(os.path.join(d, "vocab.json"), encoding="utf-8"))
     lines = open(os.path.join(d, "merges.txt"), encoding="utf-8").read().split("\n")
     merges = [tuple(l.split(" ")) for l in lines[1:] if l]

@@ -83,7 +83,7 @@ def encode(text, pieces, scores):
 
 def main():
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "..", "shared", "models", "stories260K", "tok512.bin")
+    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "models", "stories260K", "tok512.bin")
     pieces, scores = load(path)
     rng = random.Random(99)
     pool = list("abcdefghijklmnopqrstuvwxyz   ..,!?'\"\n") + list("LTSO") + ["é", "中", "😀", "\t", "\x00"]
