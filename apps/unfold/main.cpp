@@ -9,6 +9,7 @@
 #include <new>
 #include <string>
 
+#include "cli_features.h"
 #include "commands.h"
 #include "unfold/core/error.h"
 
@@ -27,6 +28,7 @@ const Group kGroups[] = {
     {"sae", "sparse autoencoders: train, eval, encode, decode, report", unfold::cmd_sae},
     {"dict", "classical sparse coding (FISTA / OMP codes, unit-norm dictionary updates)", unfold::cmd_dict},
     {"lm", "transformers: generate, train on text, cache activations", unfold::cmd_lm},
+    {"features", "what an SAE's features mean and do: database, show, trace, hypothesis, effect", unfold::cmd_features},
 };
 
 void usage() {
@@ -34,7 +36,7 @@ void usage() {
         "unfold: see how neural networks pack more features than neurons (superposition),\n"
         "and unfold their activations back into sparse, interpretable features.\n\n"
         "usage: unfold <group> <command> [flags]     (--help on every level)\n\ngroups:\n");
-    for (const auto& g : kGroups) std::printf("  %-6s %s\n", g.name, g.summary);
+    for (const auto& g : kGroups) std::printf("  %-8s %s\n", g.name, g.summary);
     std::printf("\nStart with: unfold demo\n");
 }
 
