@@ -40,18 +40,24 @@ struct Acc32 {
     }
 };
 
-// softmax in place over row[0..last]; row[last+1..S) = 0. An all -inf row (every visible key masked by a
-// hook) gives zeros, as TransformerLens' nan-to-zero does.
+// softmax in place over row[0..last]; row[last+1..S) = 0. Masked (hooked scores): a key a hook set to -inf
+// gets exactly 0 and an all -inf row becomes 0, as TransformerLens' nan-to-zero does; the same bits as the
+// plain version on finite scores (which the unhooked forward runs, without the extra select).
+template <bool Masked>
 static inline void softmax_row(float* row, int64_t last, int64_t S) {
     float mx = -INFINITY;
     for (int64_t s = 0; s <= last; s++) mx = std::max(mx, row[s]);
-    if (mx == -INFINITY) {
+    if (Masked && mx == -INFINITY) {
         for (int64_t s = 0; s < S; s++) row[s] = 0.0f;
         return;
     }
-    for (int64_t s = 0; s <= last; s++) {  // a key masked by a hook (-inf) gets exactly 0
-        const float e = exp_neg(row[s] - mx);
-        row[s] = row[s] == -INFINITY ? 0.0f : e;
+    if (Masked) {
+        for (int64_t s = 0; s <= last; s++) {
+            const float e = exp_neg(row[s] - mx);
+            row[s] = row[s] == -INFINITY ? 0.0f : e;
+        }
+    } else {
+        for (int64_t s = 0; s <= last; s++) row[s] = exp_neg(row[s] - mx);
     }
     float sum = 0.0f;
     for (int64_t s = 0; s <= last; s++) sum += row[s];
@@ -91,7 +97,7 @@ static void attention_scores_impl(float* att, const float* q, const float* k, co
                         for (int64_t j = 0; j < w; j++) row[s0 + j] = acc[j] * scale;
                     }
                     if (softmax) {
-                        softmax_row(row, last, d.S);
+                        softmax_row<false>(row, last, d.S);
                     } else {
                         for (int64_t s = last + 1; s < d.S; s++) row[s] = -INFINITY;
                     }
@@ -112,7 +118,7 @@ void attention_softmax_forward(float* att, const AttnDims& d) {
 #pragma omp parallel for schedule(static) if(d.B * d.NH * d.T * d.S >= kParallelWork)
     for (int64_t r = 0; r < d.B * d.NH * d.T; r++) {
         const int64_t t = r % d.T;
-        softmax_row(att + r * d.S, std::min(d.pos0 + t, d.S - 1), d.S);
+        softmax_row<true>(att + r * d.S, std::min(d.pos0 + t, d.S - 1), d.S);
     }
 }
 
