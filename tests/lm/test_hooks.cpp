@@ -318,6 +318,55 @@ TEST(Hooks, FireDuringCachedGeneration) {
         for (int64_t j = 0; j < 172; j++) EXPECT_NEAR(steps[t][j], full[(int64_t)t * 172 + j], 1e-5);
 }
 
+// the new hooks with a KV cache: scores [1,NH,1,S] of each generated token and rot_k at its absolute position
+// equal the full forward's rows; a per-head input hook (which switches the block to per-head projections)
+// during generation gives the same tokens as without it when it changes nothing
+TEST(Hooks, NewHooksDuringCachedGeneration) {
+    LmModel m;
+    lm_load(m, kStories);
+    std::vector<Tensor> scores, rotk;
+    HookSet h;
+    h.add("blocks.2.attn.hook_attn_scores", [&](const std::string&, float* d, const Shape& s) {
+        Tensor t(s);
+        std::copy(d, d + t.numel(), t.ptr());
+        scores.push_back(t);
+    });
+    h.add("blocks.2.attn.hook_rot_k", [&](const std::string&, float* d, const Shape& s) {
+        Tensor t(s);
+        std::copy(d, d + t.numel(), t.ptr());
+        rotk.push_back(t);
+    });
+    GenerateOptions o;
+    o.max_new_tokens = 6;
+    o.hooks = &h;
+    auto ids = lm_generate(m, {1}, o);
+    ASSERT_EQ(scores.size(), 6u);
+    EXPECT_EQ(scores[3].shape, (Shape{1, 8, 1, 4}));
+    std::vector<int32_t> seq = {1};
+    seq.insert(seq.end(), ids.begin(), ids.end() - 1);
+    const int64_t T = (int64_t)seq.size();
+    ActivationCache cache;
+    HookSet c;
+    c.add("blocks.2.attn.hook_attn_scores", hook_cache(cache));
+    c.add("blocks.2.attn.hook_rot_k", hook_cache(cache));
+    forward_logits(m, seq, 1, &c);
+    const Tensor &fs = cache.at("blocks.2.attn.hook_attn_scores"), &fk = cache.at("blocks.2.attn.hook_rot_k");
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t hh = 0; hh < 8; hh++)
+            for (int64_t j = 0; j <= t; j++)
+                EXPECT_NEAR(scores[(size_t)t][hh * (t + 1) + j], fs[(hh * T + t) * T + j], 5e-5) << t << " " << j;
+        for (int64_t i = 0; i < 4 * 8; i++) EXPECT_NEAR(rotk[(size_t)t][i], fk[t * 32 + i], 1e-5);
+    }
+    HookSet qin;
+    qin.add("blocks.1.hook_q_input", hook_scale(1.0f));
+    qin.add("blocks.3.hook_v_input", hook_scale(1.0f));
+    GenerateOptions o2;
+    o2.max_new_tokens = 60;
+    auto plain = lm_generate(m, {1}, o2);
+    o2.hooks = &qin;
+    EXPECT_EQ(lm_generate(m, {1}, o2), plain);
+}
+
 TEST(Hooks, UnknownNamesRejected) {
     LmConfig llama;
     llama.arch = LmArch::LLAMA;
