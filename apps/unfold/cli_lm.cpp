@@ -153,9 +153,8 @@ static int cmd_info(int argc, char** argv) {
     if (a.help) return 0;
     LmModel m;
     lm_load(m, a.str("model"));
-    std::printf("%s\nparameters: %zu\nhooks: %s ... ln_final.hook_normalized (%zu hook points)\n",
-                m.cfg.describe().c_str(), m.params.size(), "hook_embed, blocks.0.hook_resid_pre",
-                hook_names((int)m.cfg.n_layers, m.cfg.arch == LmArch::GPT2).size());
+    std::printf("%s\nparameters: %zu\nhooks (%zu points): %s\n", m.cfg.describe().c_str(), m.params.size(),
+                hook_names(m.cfg).size(), hook_names_summary(m.cfg).c_str());
     if (a.flag("tensors"))
         for (const auto& v : m.params.views) std::printf("  %-48s %s\n", v.name.c_str(), shape_str(v.shape).c_str());
     return 0;

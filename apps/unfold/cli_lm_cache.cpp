@@ -18,10 +18,18 @@ int cmd_lm_cache(int argc, char** argv) {
         "Cache one hook's activations over a corpus as shards (token id, position, sequence per row).",
         "unfold lm cache --model runs/lm1 --hook blocks.0.mlp.hook_post --corpus kjv.txt --tokens 2000000 \\\n"
         "    --context 128 --out acts/\n"
-        "unfold lm cache ... --out acts/ --resume           (continue an interrupted run)",
+        "unfold lm cache ... --out acts/ --resume           (continue an interrupted run)\n"
+        "hooks (TransformerLens names; `unfold lm info --model M` lists a model's): hook_embed, hook_pos_embed,\n"
+        "  blocks.{i}.{hook_resid_pre, hook_attn_in, hook_q_input, hook_k_input, hook_v_input, ln1.hook_scale,\n"
+        "  ln1.hook_normalized, attn.hook_q, attn.hook_k, attn.hook_v, attn.hook_rot_q, attn.hook_rot_k (Llama),\n"
+        "  attn.hook_z, attn.hook_result, hook_attn_out, hook_resid_mid, hook_mlp_in, ln2.hook_scale,\n"
+        "  ln2.hook_normalized, mlp.hook_pre, mlp.hook_pre_linear (Llama), mlp.hook_post, hook_mlp_out,\n"
+        "  hook_resid_post}, ln_final.hook_scale, ln_final.hook_normalized, unembed.hook_in, unembed.hook_out.\n"
+        "  Per-head hooks give heads x size per row (hook_z: n_heads * d_head); attn.hook_attn_scores and\n"
+        "  attn.hook_pattern are not rows.",
         {{"model", "", "model file or folder"},
          {"tokenizer", "", "tokenizer (default: the model folder's tokenizer/)"},
-         {"hook", "blocks.0.mlp.hook_post", "hook point (TransformerLens name)"},
+         {"hook", "blocks.0.mlp.hook_post", "hook point (TransformerLens name, listed above)"},
          {"corpus", "", "UTF-8 text file"},
          {"tokens", "1000000", "rows to write (one per token position)"},
          {"context", "128", "window length"},

@@ -112,11 +112,16 @@ void sae_splice_rows(const Sae& sae, const SpliceOptions& o, float* x, int64_t n
 
 HookFn hook_sae_splice(const Sae& sae, const SpliceOptions& o) {
     return [&sae, o](const std::string& name, float* data, const Shape& shape) {
-        UNFOLD_CHECK(!shape.empty() && shape.back() == sae.d(), "hook '%s': rows of width %lld, the SAE's d_in is %lld",
-                     name.c_str(), (long long)(shape.empty() ? 0 : shape.back()), (long long)sae.d());
+        // per-token hooks are [B, T, ...]: one row per token, per-head hooks flattened to heads * size (as
+        // SAELens reads hook_z); attention scores / patterns [B, NH, T, S] keep their last dim
+        const bool per_token = shape.size() >= 3 && name.find("hook_pattern") == std::string::npos &&
+                               name.find("hook_attn_scores") == std::string::npos;
+        const int64_t width = per_token ? shape_numel(shape) / (shape[0] * shape[1]) : shape.empty() ? 0 : shape.back();
+        UNFOLD_CHECK(width == sae.d(), "hook '%s': rows of width %lld, the SAE's d_in is %lld", name.c_str(),
+                     (long long)width, (long long)sae.d());
         const int64_t n = (int64_t)(shape_numel(shape) / (size_t)sae.d());
         std::vector<int64_t> pos;
-        if (o.from_position > 0 && shape.size() == 3) {
+        if (o.from_position > 0 && per_token) {
             pos.resize((size_t)n);
             for (int64_t r = 0; r < n; r++) pos[(size_t)r] = r % shape[1];
         }

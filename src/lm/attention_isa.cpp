@@ -40,7 +40,34 @@ struct Acc32 {
     }
 };
 
-void attention_pattern_forward(float* att, const float* q, const float* k, const AttnDims& d) {
+// softmax in place over row[0..last]; row[last+1..S) = 0. Masked (hooked scores): a key a hook set to -inf
+// gets exactly 0 and an all -inf row becomes 0, as TransformerLens' nan-to-zero does; the same bits as the
+// plain version on finite scores (which the unhooked forward runs, without the extra select).
+template <bool Masked>
+static inline void softmax_row(float* row, int64_t last, int64_t S) {
+    float mx = -INFINITY;
+    for (int64_t s = 0; s <= last; s++) mx = std::max(mx, row[s]);
+    if (Masked && mx == -INFINITY) {
+        for (int64_t s = 0; s < S; s++) row[s] = 0.0f;
+        return;
+    }
+    if (Masked) {
+        for (int64_t s = 0; s <= last; s++) {
+            const float e = exp_neg(row[s] - mx);
+            row[s] = row[s] == -INFINITY ? 0.0f : e;
+        }
+    } else {
+        for (int64_t s = 0; s <= last; s++) row[s] = exp_neg(row[s] - mx);
+    }
+    float sum = 0.0f;
+    for (int64_t s = 0; s <= last; s++) sum += row[s];
+    const float inv = 1.0f / sum;
+    for (int64_t s = 0; s <= last; s++) row[s] *= inv;
+    for (int64_t s = last + 1; s < S; s++) row[s] = 0.0f;
+}
+
+// scores q.k * scale for the visible keys; then either the softmax (pattern) or -inf at masked keys (scores)
+static void attention_scores_impl(float* att, const float* q, const float* k, const AttnDims& d, bool softmax) {
     const float scale = 1.0f / std::sqrt((float)d.hs);
     const int64_t group = d.NH / d.KV;
     const int64_t nk = std::min(d.pos0 + d.T, d.S);       // keys any query of this call can see
@@ -69,16 +96,29 @@ void attention_pattern_forward(float* att, const float* q, const float* k, const
                         const int64_t w = std::min(kBlk, last + 1 - s0);
                         for (int64_t j = 0; j < w; j++) row[s0 + j] = acc[j] * scale;
                     }
-                    float mx = -INFINITY;
-                    for (int64_t s = 0; s <= last; s++) mx = std::max(mx, row[s]);
-                    for (int64_t s = 0; s <= last; s++) row[s] = exp_neg(row[s] - mx);
-                    float sum = 0.0f;
-                    for (int64_t s = 0; s <= last; s++) sum += row[s];
-                    const float inv = 1.0f / sum;
-                    for (int64_t s = 0; s <= last; s++) row[s] *= inv;
-                    for (int64_t s = last + 1; s < d.S; s++) row[s] = 0.0f;
+                    if (softmax) {
+                        softmax_row<false>(row, last, d.S);
+                    } else {
+                        for (int64_t s = last + 1; s < d.S; s++) row[s] = -INFINITY;
+                    }
                 }
             }
+    }
+}
+
+void attention_pattern_forward(float* att, const float* q, const float* k, const AttnDims& d) {
+    attention_scores_impl(att, q, k, d, true);
+}
+
+void attention_scores_forward(float* att, const float* q, const float* k, const AttnDims& d) {
+    attention_scores_impl(att, q, k, d, false);
+}
+
+void attention_softmax_forward(float* att, const AttnDims& d) {
+#pragma omp parallel for schedule(static) if(d.B * d.NH * d.T * d.S >= kParallelWork)
+    for (int64_t r = 0; r < d.B * d.NH * d.T; r++) {
+        const int64_t t = r % d.T;
+        softmax_row<true>(att + r * d.S, std::min(d.pos0 + t, d.S - 1), d.S);
     }
 }
 

@@ -11,15 +11,6 @@
 
 namespace unfold {
 
-int64_t hook_row_dim(const LmConfig& cfg, const std::string& hook) {
-    validate_hook_name(hook, (int)cfg.n_layers, cfg.arch == LmArch::GPT2);
-    UNFOLD_CHECK(hook.find("hook_pattern") == std::string::npos,
-                 "hook '%s': attention patterns [heads, T, T] are not per-token rows; cache a residual, attention "
-                 "or MLP hook",
-                 hook.c_str());
-    return hook.find("mlp.hook_post") != std::string::npos ? cfg.d_mlp : cfg.d_model;
-}
-
 // block index of a hook (for stopping the forward pass early); -1 = needs the full model
 static int64_t hook_layer(const std::string& hook) {
     if (hook == "hook_embed" || hook == "hook_pos_embed") return 0;
@@ -63,7 +54,8 @@ LmCacheResult lm_cache_activations(const LmModel& m, const std::vector<int32_t>&
     const int64_t start_rows = done;
     ForwardOptions fo;
     fo.last_layer = hook_layer(o.hook);
-    fo.logits = o.hook.rfind("ln_final", 0) == 0;  // the final norm is computed together with the logits
+    // the final norm is computed together with the logits
+    fo.logits = o.hook.rfind("ln_final.", 0) == 0 || o.hook.rfind("unembed.", 0) == 0;
     HookSet hooks;
     std::vector<float> act;  // [B, T, d] of the current batch
     hooks.add(o.hook, [&](const std::string&, float* data, const Shape& s) {

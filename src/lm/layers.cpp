@@ -51,6 +51,14 @@ void attention_pattern_forward(float* att , const float* q, const float* k, cons
     UNFOLD_ISA_CALL(kernel_level(), attention_pattern_forward, att, q, k, d);
 }
 
+void attention_scores_forward(float* att , const float* q, const float* k, const AttnDims& d) {
+    UNFOLD_ISA_CALL(kernel_level(), attention_scores_forward, att, q, k, d);
+}
+
+void attention_softmax_forward(float* att , const AttnDims& d) {
+    UNFOLD_ISA_CALL(kernel_level(), attention_softmax_forward, att, d);
+}
+
 void attention_values_forward(float* out , const float* att, const float* v, const AttnDims& d) {
     UNFOLD_ISA_CALL(kernel_level(), attention_values_forward, out, att, v, d);
 }

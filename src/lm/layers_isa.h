@@ -18,6 +18,8 @@ void rmsnorm_backward(float* dinp , float* dw , const float* dout , const float*
 void linear_forward(float* out , int64_t ld_out, const float* inp , const float* W, const float* bias , int64_t N, int64_t IC, int64_t OC, WLayout layout);
 void linear_backward(float* dinp , float* dW, float* db , const float* dout , int64_t ld_out, const float* inp, const float* W, int64_t N, int64_t IC, int64_t OC, WLayout layout);
 void attention_pattern_forward(float* att , const float* q, const float* k, const AttnDims& d);
+void attention_scores_forward(float* att , const float* q, const float* k, const AttnDims& d);
+void attention_softmax_forward(float* att , const AttnDims& d);
 void attention_values_forward(float* out , const float* att, const float* v, const AttnDims& d);
 void attention_backward(float* dq, float* dk, float* dv, const float* dout , const float* att, const float* q, const float* k, const float* v, const AttnDims& d);
 void rope_forward(float* x, int64_t stride, int64_t B, int64_t T, int64_t pos0, int64_t nheads, int64_t hs, float theta);

@@ -9,6 +9,7 @@
 
 #include "unfold/core/blas.h"
 #include "unfold/core/rng.h"
+#include "lm/forward_hooks.h"
 #include "unfold/lm/layers.h"
 
 namespace unfold {
@@ -137,15 +138,6 @@ void LmActs::ensure(const LmConfig& c, int64_t B_, int64_t T_, int64_t S_) {
     }
 }
 
-static void norm_forward(const LmModel& m, float* out, float* mean, float* rstd, const float* x, size_t w, size_t b,
-                         int64_t N) {
-    const LmConfig& c = m.cfg;
-    if (c.arch == LmArch::GPT2)
-        layernorm_forward(out, mean, rstd, x, m.p(w), m.p(b), N, c.d_model, c.norm_eps);
-    else
-        rmsnorm_forward(out, rstd, x, m.p(w), N, c.d_model, c.norm_eps);
-}
-
 void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int64_t T, const ForwardOptions& opts) {
     const LmConfig& c = m.cfg;
     const int64_t C = c.d_model, L = c.n_layers, NH = c.n_heads, KV = c.n_kv_heads, hs = c.head_dim(),
@@ -171,6 +163,15 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
     auto hook = [&](const std::string& name, float* data, const Shape& s) {
         if (hk) hk->run(name, data, s);
     };
+    auto hooked = [&](const std::string& name) { return hk && hk->has(name); };
+    // a norm, through its hook_scale / hook_normalized when either is registered
+    auto norm = [&](float* out, float* mean, float* rstd, const float* x, size_t w, size_t b, const std::string& pfx) {
+        if (hooked(pfx + "hook_scale") || hooked(pfx + "hook_normalized"))
+            lm_norm_forward_hooked(m, out, mean, rstd, x, w, b, N, {B, T}, *hk, pfx);
+        else
+            lm_norm_forward(m, out, mean, rstd, x, w, b, N);
+    };
+    const bool llama = c.arch == LmArch::LLAMA;
 
     embedding_forward(a.tok.data(), ids, m.p(m.wte), N, C);
     hook("hook_embed", a.tok.data(), sBTC);
@@ -182,6 +183,7 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
     } else {
         std::memcpy(x0, a.tok.data(), (size_t)(N * C) * sizeof(float));
     }
+    std::vector<float> mlp_in;  // hook_mlp_in's copy of resid_mid
     int64_t nl = opts.last_layer >= 0 ? std::min(opts.last_layer + 1, L) : L;
     for (int64_t l = 0; l < nl; l++) {
         const LmLayerOffsets& P = m.layers[(size_t)l];
@@ -198,7 +200,6 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
         float* post = a.post.data() + l * N * F;
         float* mout = a.mlp_out.data() + l * N * C;
         hook(bp + "hook_resid_pre", x, sBTC);
-        norm_forward(m, ln1, a.ln1_mean.data() + l * N, a.ln1_rstd.data() + l * N, x, P.ln1_w, P.ln1_b, N);
         const LmBf16Layer* pk = m.bf16 ? &m.bf16->layers[(size_t)l] : nullptr;
         // one projection: the bf16 copy when the model has one, else float32 sgemm
         auto project = [&](float* out, int64_t ld_out, const float* inp, size_t w, size_t b, int64_t IC, int64_t OC,
@@ -209,14 +210,30 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
             else
                 linear_forward(out, ld_out, inp, m.p(w), bias, N, IC, OC, lay);
         };
-        if (c.arch == LmArch::GPT2) {
-            project(qkv, QKVD, ln1, P.qkv_w, P.qkv_b, C, 3 * C, &LmBf16Layer::qkv);
+        if (hk && lm_has_head_inputs(*hk, bp)) {
+            lm_qkv_per_head(m, P, qkv, x, B, T, *hk, bp);  // per-head inputs: ln1 per head, per-head projections
         } else {
-            project(qkv, QKVD, ln1, P.qkv_w, NONE, C, C, &LmBf16Layer::qkv);
-            project(qkv + C, QKVD, ln1, P.k_w, NONE, C, KVD, &LmBf16Layer::k);
-            project(qkv + C + KVD, QKVD, ln1, P.v_w, NONE, C, KVD, &LmBf16Layer::v);
+            norm(ln1, a.ln1_mean.data() + l * N, a.ln1_rstd.data() + l * N, x, P.ln1_w, P.ln1_b, bp + "ln1.");
+            if (c.arch == LmArch::GPT2) {
+                project(qkv, QKVD, ln1, P.qkv_w, P.qkv_b, C, 3 * C, &LmBf16Layer::qkv);
+            } else {
+                project(qkv, QKVD, ln1, P.qkv_w, NONE, C, C, &LmBf16Layer::qkv);
+                project(qkv + C, QKVD, ln1, P.k_w, NONE, C, KVD, &LmBf16Layer::k);
+                project(qkv + C + KVD, QKVD, ln1, P.v_w, NONE, C, KVD, &LmBf16Layer::v);
+            }
+        }
+        if (hk) {
+            lm_head_hook(*hk, bp + "attn.hook_q", qkv, QKVD, B, T, NH, hs, llama);
+            lm_head_hook(*hk, bp + "attn.hook_k", qkv + C, QKVD, B, T, KV, hs, llama);
+            lm_head_hook(*hk, bp + "attn.hook_v", qkv + C + KVD, QKVD, B, T, KV, hs, false);
+        }
+        if (llama) {
             rope_forward(qkv, QKVD, B, T, pos0, NH, hs, c.rope_theta);
             rope_forward(qkv + C, QKVD, B, T, pos0, KV, hs, c.rope_theta);
+            if (hk) {
+                lm_head_hook(*hk, bp + "attn.hook_rot_q", qkv, QKVD, B, T, NH, hs, true);
+                lm_head_hook(*hk, bp + "attn.hook_rot_k", qkv + C, QKVD, B, T, KV, hs, true);
+            }
         }
         AttnDims d{B, T, S, pos0, NH, KV, hs, QKVD, QKVD, T * QKVD};
         const float *kp = qkv + C, *vp = qkv + C + KVD;
@@ -232,21 +249,40 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
             d.kv_stride = KVD;
             d.kv_bstride = 0;
         }
-        attention_pattern_forward(att, qkv, kp, d);
+        if (hooked(bp + "attn.hook_attn_scores")) {
+            attention_scores_forward(att, qkv, kp, d);
+            hook(bp + "attn.hook_attn_scores", att, sPat);
+            attention_softmax_forward(att, d);
+        } else {
+            attention_pattern_forward(att, qkv, kp, d);
+        }
         hook(bp + "attn.hook_pattern", att, sPat);
         attention_values_forward(atty, att, vp, d);
-        project(aout, C, atty, P.proj_w, P.proj_b, C, C, &LmBf16Layer::proj);
+        hook(bp + "attn.hook_z", atty, {B, T, NH, hs});
+        if (hooked(bp + "attn.hook_result"))
+            lm_attn_result_hooked(m, P, aout, atty, B, T, *hk, bp + "attn.hook_result");
+        else
+            project(aout, C, atty, P.proj_w, P.proj_b, C, C, &LmBf16Layer::proj);
         hook(bp + "hook_attn_out", aout, sBTC);
         residual_forward(mid, x, aout, N * C);
         hook(bp + "hook_resid_mid", mid, sBTC);
-        norm_forward(m, ln2, a.ln2_mean.data() + l * N, a.ln2_rstd.data() + l * N, mid, P.ln2_w, P.ln2_b, N);
+        const float* mlp_x = mid;  // what ln2 reads: resid_mid, or hook_mlp_in's copy of it
+        if (hooked(bp + "hook_mlp_in")) {
+            mlp_in.assign(mid, mid + N * C);
+            hook(bp + "hook_mlp_in", mlp_in.data(), sBTC);
+            mlp_x = mlp_in.data();
+        }
+        norm(ln2, a.ln2_mean.data() + l * N, a.ln2_rstd.data() + l * N, mlp_x, P.ln2_w, P.ln2_b, bp + "ln2.");
         if (c.arch == LmArch::GPT2) {
             project(fch, F, ln2, P.fc_w, P.fc_b, C, F, &LmBf16Layer::fc);
+            hook(bp + "mlp.hook_pre", fch, sBTF);
             gelu_forward(post, fch, N * F);
         } else {
             float* up = a.fch_up.data() + l * N * F;
             project(fch, F, ln2, P.fc_w, NONE, C, F, &LmBf16Layer::fc);
+            hook(bp + "mlp.hook_pre", fch, sBTF);
             project(up, F, ln2, P.up_w, NONE, C, F, &LmBf16Layer::up);
+            hook(bp + "mlp.hook_pre_linear", up, sBTF);
             swiglu_forward(post, fch, up, N * F);
         }
         hook(bp + "mlp.hook_post", post, sBTF);
@@ -258,13 +294,14 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
     }
     if (cache) cache->len += T;
     if (nl < L || !opts.logits) return;
-    norm_forward(m, a.lnf.data(), a.lnf_mean.data(), a.lnf_rstd.data(), a.resid.data() + L * N * C, m.lnf_w, m.lnf_b,
-                 N);
-    hook("ln_final.hook_normalized", a.lnf.data(), sBTC);
+    norm(a.lnf.data(), a.lnf_mean.data(), a.lnf_rstd.data(), a.resid.data() + L * N * C, m.lnf_w, m.lnf_b,
+         "ln_final.");
+    hook("unembed.hook_in", a.lnf.data(), sBTC);
     if (m.bf16)
         gemm_bf16(a.logits.data(), c.vocab, a.lnf.data(), C, N, m.bf16->unembed);
     else
         matmul_bt(a.logits.data(), a.lnf.data(), m.unembed(), N, C, c.vocab);
+    hook("unembed.hook_out", a.logits.data(), {B, T, c.vocab});
 }
 
 double lm_loss(LmActs& a, const LmConfig& c, const int32_t* targets) {

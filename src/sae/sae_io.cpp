@@ -6,6 +6,9 @@
 //   sae_weights.safetensors: W_enc [d_in, d_sae], b_enc [d_sae], W_dec [d_sae, d_in], b_dec [d_in],
 //   threshold [d_sae] (jumprelu); gated (SAELens GatedSAE): W_enc, b_gate [d_sae], r_mag [d_sae],
 //   b_mag [d_sae], W_dec, b_dec and no b_enc; sparsity.safetensors: sparsity [d_sae] = log10 firing frequency.
+//   Training-format BatchTopK (BatchTopKTrainingSAE.save_model): architecture "batchtopk", k (may be
+//   fractional), W_enc, b_enc, W_dec, b_dec and the scalar topk_threshold (F64); loaded as BATCHTOPK (training:
+//   top k*B of the batch; inference: pre > topk_threshold, SAELens' JumpReLU inference form).
 // sparsify: cfg.json {k, num_latents, d_in, ...}; sae.safetensors: encoder.weight [F, d], encoder.bias [F],
 //   W_dec [F, d], b_dec [d]  (pre = (x - b_dec) encoder.weight^T + bias, top-k).
 // Gemma Scope: params.npz with W_enc [d, F], W_dec [F, d], b_enc [F], b_dec [d], threshold [F];
@@ -159,9 +162,18 @@ static Sae load_saelens(const std::string& dir) {
         }
     }
     if (arch == "topk" && k == 0) k = (int)cfg.at("k", cp).as_int(cp + ": k");
-    UNFOLD_CHECK(arch == "standard" || arch == "topk" || arch == "jumprelu" || arch == "gated",
-                 "%s: architecture '%s' is not supported (expected standard|topk|jumprelu|gated)", cp.c_str(),
+    UNFOLD_CHECK(arch == "standard" || arch == "topk" || arch == "jumprelu" || arch == "gated" || arch == "batchtopk",
+                 "%s: architecture '%s' is not supported (expected standard|topk|batchtopk|jumprelu|gated)", cp.c_str(),
                  arch.c_str());
+    // SAELens' training-format BatchTopK (BatchTopKTrainingSAE.save_model): k is the mean number of latents kept
+    // per row and may be fractional; unfold keeps a whole k (training only: inference uses topk_threshold)
+    double k_batch = 0;
+    if (arch == "batchtopk") {
+        const Json& kj = cfg.at("k", cp);
+        UNFOLD_CHECK(kj.is_num() && std::isfinite(kj.num) && kj.num > 0, "%s: k: expected a positive number", cp.c_str());
+        k_batch = kj.num;
+        k = (int)std::min<double>(std::max<double>(std::lround(k_batch), 1.0), (double)(1 << 24));
+    }
     const int64_t d = cfg.at("d_in", cp).as_int(cp + ": d_in");
     const int64_t F = cfg.at("d_sae", cp).as_int(cp + ": d_sae");
     UNFOLD_CHECK(d > 0 && F > 0 && d <= (1 << 20) && F <= (1 << 24), "%s: d_in %lld / d_sae %lld out of range",
@@ -178,6 +190,14 @@ static Sae load_saelens(const std::string& dir) {
     Tensor Wd = r.read_f32("W_dec", {F, d}), bd = r.read_f32("b_dec", {d});
     Tensor th, rm, bm;
     if (arch == "jumprelu") th = r.read_f32("threshold", {F});
+    float topk_threshold = 0.0f;
+    if (arch == "batchtopk") {  // a scalar (float64 in SAELens): the running smallest kept activation
+        Tensor t = r.read_f32("topk_threshold");
+        UNFOLD_CHECK(t.numel() == 1 && std::isfinite(t[0]) && t[0] >= 0.0f,
+                     "%s: tensor 'topk_threshold': expected one finite value >= 0 (found %lld values, first %g)",
+                     r.path().c_str(), (long long)t.numel(), t.numel() ? (double)t[0] : 0.0);
+        topk_threshold = t[0];
+    }
     if (gated) {
         rm = r.read_f32("r_mag", {F});
         bm = r.read_f32("b_mag", {F});
@@ -190,7 +210,10 @@ static Sae load_saelens(const std::string& dir) {
     if (cfg.get_bool("rescale_acts_by_decoder_norm", false)) {
         // SAELens TopK option: select and scale codes by pre_i * ||W_dec_i||, decode with codes / ||W_dec_i||.
         // Folding the norms (SAELens' fold_W_dec_norm) gives the same codes and reconstructions with unit rows.
-        UNFOLD_CHECK(arch == "topk", "%s: rescale_acts_by_decoder_norm is only defined for topk (architecture '%s')",
+        // BatchTopK: topk_threshold is in the same rescaled units, so it stands after the fold (SAELens'
+        // save_inference_model folds the same way and keeps the threshold)
+        UNFOLD_CHECK(arch == "topk" || arch == "batchtopk",
+                     "%s: rescale_acts_by_decoder_norm is only defined for topk and batchtopk (architecture '%s')",
                      cp.c_str(), arch.c_str());
         for (int64_t i = 0; i < F; i++) {
             double n2 = 0;
@@ -211,13 +234,18 @@ static Sae load_saelens(const std::string& dir) {
     for (const char* key : {"model_name", "hook_name", "hook_layer", "hook_head_index", "context_size", "prepend_bos",
                             "dataset_path"})
         if (const Json* v = cfg.find(key); v && !meta.find(key)) meta[key] = *v;
-    SaeArch a = arch == "topk"       ? SaeArch::TOPK
-                : arch == "jumprelu" ? SaeArch::JUMPRELU
+    SaeArch a = arch == "topk"        ? SaeArch::TOPK
+                : arch == "batchtopk" ? SaeArch::BATCHTOPK
+                : arch == "jumprelu"  ? SaeArch::JUMPRELU
                 : gated              ? SaeArch::GATED
                                      : SaeArch::STANDARD;
     Sae s = make_sae(a, d, F, k, apply, We.ptr(), be.ptr(), Wd.ptr(), bd.ptr(), th.data.empty() ? nullptr : th.ptr(),
                      dir, gated ? rm.ptr() : nullptr, gated ? bm.ptr() : nullptr);
     s.metadata = meta;
+    if (a == SaeArch::BATCHTOPK) {
+        s.threshold = topk_threshold;
+        if (k_batch != (double)k) s.metadata["saelens_k"] = k_batch;
+    }
     return s;
 }
 

@@ -207,3 +207,33 @@ TEST(Splice, HookMustMatchTheSae) {
     small.metadata["hook_name"] = "blocks.2.hook_resid_mid";
     EXPECT_EQ(sae_hook_for(m, small, ""), "blocks.2.hook_resid_mid");
 }
+
+TEST(Splice, PerHeadHooksTakeFlattenedRows) {
+    // hook_z [B,T,NH,hs] rows are NH*hs wide, as SAELens' hook_z SAEs read them; an exact dictionary of that
+    // width recovers everything, and a dictionary of the head size alone is refused
+    LmModel m;
+    lm_load(m, kStories);
+    auto ids = golden_ids();
+    std::vector<int32_t> toks(ids.begin(), ids.end());
+    for (int rep = 0; rep < 3; rep++) toks.insert(toks.end(), ids.begin(), ids.end());
+    SpliceEvalOptions o;
+    o.hook = "blocks.1.attn.hook_z";
+    o.context = 32;
+    o.windows = 4;
+    o.batch = 4;
+    o.ctx.quiet = true;
+    Sae exact = exact_sae(64);
+    EXPECT_EQ(sae_hook_for(m, exact, o.hook), o.hook);
+    SpliceEval e = sae_splice_eval(m, exact, toks, o);
+    EXPECT_GT(e.ce_loss_zero_ablation, e.ce_loss_clean + 0.01);
+    EXPECT_EQ(e.ce_loss_spliced, e.ce_loss_clean);
+    EXPECT_EQ(e.ce_loss_recovered, 1.0);
+    Sae head = random_topk(8, 32, 2, 1);
+    EXPECT_EQ(error_of([&] { sae_hook_for(m, head, o.hook); }),
+              "hook 'blocks.1.attn.hook_z' has width 64 but the SAE's d_in is 8");
+    Sae res = exact_sae(8 * 64);  // hook_result [B,T,NH,C]: 512 per row
+    o.hook = "blocks.0.attn.hook_result";
+    SpliceEval r = sae_splice_eval(m, res, toks, o);
+    EXPECT_NEAR(r.ce_loss_spliced, r.ce_loss_clean, 1e-6);  // the hooked block sums heads in another order
+    EXPECT_GT(r.ce_loss_zero_ablation, r.ce_loss_clean + 0.01);
+}

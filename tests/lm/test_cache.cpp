@@ -4,7 +4,8 @@
 //     gives a folder bit-identical in rows and columns to an uninterrupted run;
 //   - f16 storage stays within f16 rounding; attention-pattern hooks and a non-resume write into an existing
 //     folder are rejected;
-//   - a bf16 model's folder records its dtype, and resuming it at another dtype or hook is refused.
+//   - a bf16 model's folder records its dtype, and resuming it at another dtype or hook is refused;
+//   - per-head and norm hooks cache as flattened rows (hook_z: NH*hs, hook_result: NH*C, hook_scale: 1).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -89,6 +90,50 @@ TEST(Cache, RowsColumnsAndValuesMatchDirectForward) {
             for (int64_t j = 0; j < 172; j++) ASSERT_NEAR(x[i * 172 + j], ref[row * 172 + j], 1e-5);
         }
     }
+}
+
+// Per-head and norm hooks are rows too: hook_z [B,T,NH,hs] -> NH*hs per row, hook_k (4 kv heads) -> 32,
+// hook_result -> NH*C, hook_scale -> 1; each row equals the hooked forward's activation at that token.
+TEST(Cache, PerHeadAndNormHooksFlattenToRows) {
+    LmModel m;
+    lm_load(m, kDir + "stories260K.bin");
+    auto ids = golden_ids();
+    const int64_t T = 16, nwin = 2;
+    std::vector<int32_t> win(nwin * T);
+    for (int64_t w = 0; w < nwin; w++) {
+        win[w * T] = 1;
+        for (int64_t t = 1; t < T; t++) win[w * T + t] = ids[w * 15 + t - 1];
+    }
+    const std::pair<const char*, int64_t> hooks[] = {{"blocks.2.attn.hook_z", 64},
+                                                     {"blocks.1.attn.hook_k", 32},
+                                                     {"blocks.0.attn.hook_result", 512},
+                                                     {"blocks.3.ln2.hook_scale", 1},
+                                                     {"ln_final.hook_normalized", 64},
+                                                     {"blocks.4.hook_q_input", 512}};
+    for (const auto& [hook, d] : hooks) {
+        LmCacheOptions o = opts(nwin * T);
+        o.hook = hook;
+        std::string dir = tmp(std::string("ph_") + hook);
+        auto r = lm_cache_activations(m, ids, o, dir);
+        EXPECT_EQ(r.d, d) << hook;
+        ActivationCache cache;
+        HookSet h;
+        h.add(hook, hook_cache(cache));
+        forward_logits(m, win, nwin, &h);
+        const Tensor& ref = cache.at(hook);
+        ASSERT_EQ(ref.numel(), nwin * T * d) << hook;
+        ShardReader rd(dir);
+        ASSERT_EQ(rd.rows(), nwin * T);
+        std::vector<float> x((size_t)(nwin * T * d));
+        rd.read_rows(0, 0, nwin * T, x.data());
+        double worst = 0;
+        for (int64_t i = 0; i < ref.numel(); i++) worst = std::max(worst, (double)std::fabs(x[(size_t)i] - ref[i]));
+        EXPECT_LT(worst, 1e-5) << hook;
+    }
+    LmCacheOptions o = opts(10);
+    o.hook = "blocks.0.attn.hook_attn_scores";
+    EXPECT_NE(error_of([&] { lm_cache_activations(m, ids, o, tmp("scores")); }).find("not per-token rows"),
+              std::string::npos);
 }
 
 TEST(Cache, ResumeEqualsUninterrupted) {

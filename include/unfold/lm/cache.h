@@ -2,9 +2,10 @@
 // shards (io/shards.h) for dictionary learning (`unfold sae train --input DIR`).
 //
 // The stream is cut into consecutive windows of `context` tokens (with prepend_bos, each window is BOS
-// followed by context-1 corpus tokens). Every position of every window is one row [d] of the hook
-// (blocks.{i}.hook_resid_pre/mid/post, hook_attn_out, hook_mlp_out: d = d_model; mlp.hook_post: d = d_mlp;
-// hook_embed; ln_final.hook_normalized), with int32 columns token_id, position (in the window) and
+// followed by context-1 corpus tokens). Every position of every window is one row [d] of the hook (any
+// hook but attention scores / patterns: residual, attention, MLP, norm hooks; per-head hooks flatten to
+// heads * size per row, e.g. hook_z: d = NH * hs, hook_result: d = NH * d_model; hook_scale: d = 1; see
+// hook_row_dim in hooks.h), with int32 columns token_id, position (in the window) and
 // sequence (window index). Forward passes stop after the hooked block. Memory is bounded by one batch of
 // activations plus one shard buffer. With resume, an interrupted folder is continued exactly where its last
 // complete shard ended (the stream is deterministic, so the result equals an uninterrupted run).
@@ -42,7 +43,6 @@ struct LmCacheResult {
 LmCacheResult lm_cache_activations(const LmModel& m, const std::vector<int32_t>& tokens, const LmCacheOptions& opts,
                                    const std::string& out_dir);
 
-// Width of a hook's rows for this model (throws for unknown hooks and for attention patterns).
-int64_t hook_row_dim(const LmConfig& cfg, const std::string& hook);
+// (hook_row_dim, the width of a hook's rows, is in hooks.h.)
 
 }  // namespace unfold

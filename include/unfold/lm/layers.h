@@ -57,6 +57,11 @@ struct AttnDims {
 };
 // att[b,h,t,s] = softmax_s(q.k * scale) with masked entries exactly 0.
 void attention_pattern_forward(float* att /*[B,NH,T,S]*/, const float* q, const float* k, const AttnDims& d);
+// The same in two steps, for a hook between them (TransformerLens' hook_attn_scores): the scaled scores with
+// masked entries -inf, then the softmax in place over the visible keys (masked entries become exactly 0, a row
+// whose visible scores are all -inf becomes 0). Together they give attention_pattern_forward's bits.
+void attention_scores_forward(float* att /*[B,NH,T,S]*/, const float* q, const float* k, const AttnDims& d);
+void attention_softmax_forward(float* att /*[B,NH,T,S]*/, const AttnDims& d);
 // out[b,t,h*hs + :] = sum_s att[b,h,t,s] v[b,s,g]
 void attention_values_forward(float* out /*[B,T,NH*hs]*/, const float* att, const float* v, const AttnDims& d);
 // Backward (training layout: pos0 = 0, S = T). dq/dk/dv use the same strides as q/k/v.

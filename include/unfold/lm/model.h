@@ -21,35 +21,11 @@
 #include "unfold/core/gemm_bf16.h"
 #include "unfold/core/tensor.h"
 #include "unfold/io/json.h"
+#include "unfold/lm/config.h"
 #include "unfold/lm/hooks.h"
 
 namespace unfold {
 
-enum class LmArch { GPT2, LLAMA };
-
-struct LmConfig {
-    LmArch arch = LmArch::GPT2;
-    int64_t vocab = 0;
-    int64_t d_model = 0;
-    int64_t n_layers = 0;
-    int64_t n_heads = 0;
-    int64_t n_kv_heads = 0;  // = n_heads for GPT-2
-    int64_t d_mlp = 0;
-    int64_t n_ctx = 0;       // max positions
-    float norm_eps = 1e-5f;
-    float rope_theta = 10000.0f;
-    bool tied = true;        // unembedding = token embedding (GPT-2 always)
-    int32_t bos_id = -1, eos_id = -1;
-
-    int64_t head_dim() const { return d_model / n_heads; }
-    int64_t kv_dim() const { return n_kv_heads * head_dim(); }
-    int64_t qkv_dim() const { return d_model + 2 * kv_dim(); }
-    // throws "<ctx>: n_heads 5 does not divide d_model 64" etc.
-    void validate(const std::string& ctx) const;
-    std::string describe() const;  // one line
-};
-
-const char* arch_name(LmArch a);  // "gpt2" | "llama"
 
 struct LmLayerOffsets {  // offsets into ParamSet data/grad; SIZE_MAX = absent
     size_t ln1_w, ln1_b, qkv_w, qkv_b, k_w, v_w, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, up_w, fcproj_w, fcproj_b;
