@@ -75,7 +75,8 @@ std::string inflate_raw(const uint8_t* in, uint64_t n, uint64_t expect, const st
         if (rc == Z_OK) continue;
         const uint64_t done = spilling ? expect : (uint64_t)(zs.next_out - o);
         UNFOLD_CHECK(!(rc == Z_BUF_ERROR && zs.avail_in == 0 && in_left == 0),
-                     "%s: deflate stream truncated: the %llu compressed bytes end after %llu of %llu bytes",
+                     "%s: deflate stream truncated: its %llu compressed bytes end after %llu of the %llu "
+                     "uncompressed bytes",
                      ctx.c_str(), (unsigned long long)n, (unsigned long long)done, (unsigned long long)expect);
         fail("%s: corrupt deflate stream after %llu bytes (zlib: %s)", ctx.c_str(), (unsigned long long)done,
              zs.msg ? zs.msg : "error");
@@ -199,7 +200,7 @@ std::string NpzArchive::member_bytes(const std::string& name) const {
     std::string out = m->method == 0 ? std::string((const char*)d + data, (size_t)m->comp_size)
                                      : inflate_raw(d + data, m->comp_size, m->size, ctx);
     uint32_t c = crc32_bytes((const uint8_t*)out.data(), out.size());
-    UNFOLD_CHECK(c == m->crc, "%s: CRC-32: the data's is %08x, the zip directory says %08x (corrupt archive)",
+    UNFOLD_CHECK(c == m->crc, "%s: CRC-32: computed %08x, the zip directory says %08x (corrupt archive)",
                  ctx.c_str(), c, m->crc);
     return out;
 }
