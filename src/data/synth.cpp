@@ -130,8 +130,8 @@ int64_t synth_write(const PlantedConfig& cfg, const SynthOptions& opts, const st
         // the recipe must match, or the resumed rows would come from another distribution
         const Json m = ShardReader(out).index().meta;
         UNFOLD_CHECK(m.get_int("d", -1) == cfg.d && m.get_int("true_features", -1) == cfg.n_true &&
-                         m.get_num("p_active", -1) == cfg.p_active && m.has("seed") && m.get_u64("seed", ~cfg.seed) == cfg.seed &&
-                         m.get_num("noise", -1) == (double)cfg.noise,
+                         m.get_num("p_active", -1) == cfg.p_active && m.has("seed") &&
+                         m.get_u64("seed", ~cfg.seed) == cfg.seed && m.get_num("noise", -1) == (double)cfg.noise,
                      "%s: cannot resume: the folder was written with another recipe (index.json meta)", out.c_str());
     }
     ShardWriter w(out, wo, resume);

@@ -54,7 +54,8 @@ double Json::as_num(const std::string& ctx) const {
 int64_t Json::as_int(const std::string& ctx) const {
     double v = as_num(ctx);
     if (rep == INT) return ival;
-    if (rep == UINT) fail("%s: expected an integer in the int64 range, found %llu", ctx.c_str(), (unsigned long long)uval);
+    if (rep == UINT)
+        fail("%s: expected an integer in the int64 range, found %llu", ctx.c_str(), (unsigned long long)uval);
     if (v != std::floor(v) || std::fabs(v) > 9.007199254740992e15) fail("%s: expected an integer, found %g", ctx.c_str(), v);
     return (int64_t)v;
 }
@@ -75,7 +76,7 @@ uint64_t Json::as_u64(const std::string& ctx) const {
         return (uint64_t)ival;
     }
     if (num != std::floor(num) || num < 0 || num > 9.007199254740992e15)
-        fail("%s: expected a non-negative integer (exact below 2^53 when written with a fraction or exponent), found %g",
+        fail("%s: expected a non-negative integer (a written fraction or exponent must stay below 2^53), found %g",
              ctx.c_str(), num);
     return (uint64_t)num;
 }

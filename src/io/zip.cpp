@@ -82,8 +82,9 @@ std::string inflate_raw(const uint8_t* in, uint64_t n, uint64_t expect, const st
              zs.msg ? zs.msg : "error");
     }
     const uint64_t got = spilling ? expect : (uint64_t)(zs.next_out - o);
-    UNFOLD_CHECK(got == expect, "%s: uncompressed size: the deflate stream holds %llu bytes, the zip directory says %llu",
-                 ctx.c_str(), (unsigned long long)got, (unsigned long long)expect);
+    UNFOLD_CHECK(got == expect,
+                 "%s: uncompressed size: the deflate stream holds %llu bytes, the zip directory says %llu", ctx.c_str(),
+                 (unsigned long long)got, (unsigned long long)expect);
     const uint64_t unused = zs.avail_in + in_left;
     UNFOLD_CHECK(unused == 0, "%s: compressed size: %llu bytes, but the deflate stream ends after %llu", ctx.c_str(),
                  (unsigned long long)n, (unsigned long long)(n - unused));
@@ -200,8 +201,8 @@ std::string NpzArchive::member_bytes(const std::string& name) const {
     std::string out = m->method == 0 ? std::string((const char*)d + data, (size_t)m->comp_size)
                                      : inflate_raw(d + data, m->comp_size, m->size, ctx);
     uint32_t c = crc32_bytes((const uint8_t*)out.data(), out.size());
-    UNFOLD_CHECK(c == m->crc, "%s: CRC-32: computed %08x, the zip directory says %08x (corrupt archive)",
-                 ctx.c_str(), c, m->crc);
+    UNFOLD_CHECK(c == m->crc, "%s: CRC-32: computed %08x, the zip directory says %08x (corrupt archive)", ctx.c_str(),
+                 c, m->crc);
     return out;
 }
 

@@ -30,10 +30,11 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint64_t kBig = 18446744073709551557ull;  // 2^64 - 59
-constexpr uint64_t kP53 = (1ull << 53) + 1;          // (double)kP53 == (double)(kP53 - 1)
+constexpr uint64_t kP53 = (1ull << 53) + 1;         // (double)kP53 == (double)(kP53 - 1)
 
 std::string tmp(const std::string& name) {
-    std::string d = (fs::temp_directory_path() / ("unfold_test_seeds_" + name + "_" + std::to_string(getpid()))).string();
+    std::string d =
+        (fs::temp_directory_path() / ("unfold_test_seeds_" + name + "_" + std::to_string(getpid()))).string();
     fs::remove_all(d);
     fs::create_directories(d);
     return d;

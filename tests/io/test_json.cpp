@@ -168,7 +168,7 @@ TEST(Json, SixtyFourBitIntegersAreExact) {
     EXPECT_TRUE(json_parse("9007199254740993", "t").is_integer());
     EXPECT_FALSE(json_parse("9007199254740993.0", "t").is_integer());
     EXPECT_EQ(json_parse("9007199254740993.0", "t").num, 9007199254740992.0);  // rounded, as a double must
-    Json over = json_parse("18446744073709551616", "t");                      // 2^64: a double
+    Json over = json_parse("18446744073709551616", "t");                       // 2^64: a double
     EXPECT_FALSE(over.is_integer());
     EXPECT_EQ(over.num, 18446744073709551616.0);
     EXPECT_NE(error_of([&] { over.as_u64("t: seed"); }).find("t: seed: expected a non-negative integer"),
@@ -181,8 +181,9 @@ TEST(Json, SixtyFourBitIntegersAreExact) {
     EXPECT_EQ(json_parse("\"18446744073709551557\"", "t").as_u64("t"), big);
     EXPECT_EQ(error_of([] { json_parse("\"12x\"", "t").as_u64("cfg.json: seed"); }),
               "cfg.json: seed: expected a non-negative integer, found the string \"12x\"");
-    EXPECT_NE(error_of([] { json_parse("\"18446744073709551616\"", "t").as_u64("cfg.json: seed"); })
-                  .find("does not fit 64 bits"),
+    EXPECT_NE(error_of([] {
+                  json_parse("\"18446744073709551616\"", "t").as_u64("cfg.json: seed");
+              }).find("does not fit 64 bits"),
               std::string::npos);
     EXPECT_EQ(error_of([] { json_parse("-3", "t").as_u64("c: seed"); }),
               "c: seed: expected a non-negative integer, found -3");

@@ -82,7 +82,8 @@ TEST(Npz, NumpyArchivesReadExactly) {
         }
     // both archives hold the same bytes, CRC-checked
     NpzArchive zs(fixture("npz_stored.npz"));
-    for (const char* n : {"W.npy", "h.npy", "d.npy", "ramp.npy"}) EXPECT_EQ(zs.member_bytes(n), zd.member_bytes(n)) << n;
+    for (const char* n : {"W.npy", "h.npy", "d.npy", "ramp.npy"})
+        EXPECT_EQ(zs.member_bytes(n), zd.member_bytes(n)) << n;
     EXPECT_EQ(zs.member_bytes("ramp.npy").size(), 10368u);
     EXPECT_EQ(crc32_bytes((const uint8_t*)zs.member_bytes("W.npy").data(), 188), 0x7c6c37ebu);  // zipfile's value
 }

@@ -19,10 +19,10 @@ struct Json {
     enum NumRep : uint8_t { REAL, INT, UINT };  // how a NUM is held: double only, int64 exact, uint64 exact
     Type type = NUL;
     bool b = false;
-    double num = 0.0;     // every NUM's value as a double (rounded for integers beyond 2^53)
+    double num = 0.0;  // every NUM's value as a double (rounded for integers beyond 2^53)
     NumRep rep = REAL;
-    int64_t ival = 0;     // rep == INT
-    uint64_t uval = 0;    // rep == UINT (only values above INT64_MAX)
+    int64_t ival = 0;   // rep == INT
+    uint64_t uval = 0;  // rep == UINT (only values above INT64_MAX)
     std::string str;
     std::vector<Json> arr;
     std::vector<std::pair<std::string, Json>> obj;
@@ -35,8 +35,8 @@ struct Json {
     Json(int v) : Json((int64_t)v) {}
     Json(unsigned v) : Json((int64_t)v) {}
     Json(int64_t v) : type(NUM), num((double)v), rep(INT), ival(v) {}
-    Json(uint64_t v) : type(NUM), num((double)v), rep(v > (uint64_t)INT64_MAX ? UINT : INT), ival((int64_t)v),
-                       uval(v) {}
+    Json(uint64_t v)
+        : type(NUM), num((double)v), rep(v > (uint64_t)INT64_MAX ? UINT : INT), ival((int64_t)v), uval(v) {}
     Json(const char* v) : type(STR), str(v) {}
     Json(std::string v) : type(STR), str(std::move(v)) {}
     static Json object() { Json j; j.type = OBJ; return j; }
@@ -73,8 +73,8 @@ struct Json {
     const Json& at(const std::string& key, const std::string& ctx) const;  // required key
     // Optional keys with defaults.
     double get_num(const std::string& key, double def) const;
-    int64_t get_int(const std::string& key, int64_t def) const;   // def when missing, not a number or > INT64_MAX
-    uint64_t get_u64(const std::string& key, uint64_t def) const; // like as_u64; def when missing or invalid
+    int64_t get_int(const std::string& key, int64_t def) const;    // def when missing, not a number or > INT64_MAX
+    uint64_t get_u64(const std::string& key, uint64_t def) const;  // like as_u64; def when missing or invalid
     bool get_bool(const std::string& key, bool def) const;
     std::string get_str(const std::string& key, const std::string& def) const;
 
