@@ -123,6 +123,12 @@ int64_t Args::i64(const std::string& name) const {
     return parse_int(v, spec->name + ": --" + name);
 }
 
+uint64_t Args::seed() const {
+    std::string v = str("seed");
+    if (v.empty()) fail("%s: --seed is required", spec->name.c_str());
+    return parse_u64(v, spec->name + ": --seed");
+}
+
 double Args::f64(const std::string& name) const {
     std::string v = str(name);
     if (v.empty()) fail("%s: --%s is required", spec->name.c_str(), name.c_str());

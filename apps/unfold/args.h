@@ -48,7 +48,7 @@ struct Args {
     std::string str(const std::string& name) const;  // value or default; throws if required and missing
     int64_t i64(const std::string& name) const;
     double f64(const std::string& name) const;
-    uint64_t seed() const { return (uint64_t)i64("seed"); }
+    uint64_t seed() const;  // 0 .. 2^64-1
     int threads() const { return (int)i64("threads"); }
     bool quiet() const { return flag("quiet"); }
     Context ctx;  // from --threads (0 = all cores) and --quiet; messages and progress on stderr

@@ -44,4 +44,17 @@ int64_t parse_int(const std::string& s, const std::string& what) {
     return v;
 }
 
+uint64_t parse_u64(const std::string& s, const std::string& what) {
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+        fail("%s: '%s' is not a non-negative integer", what.c_str(), s.c_str());
+    uint64_t v = 0;
+    for (char c : s) {
+        const uint64_t d = (uint64_t)(c - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            fail("%s: '%s' is out of range (at most 18446744073709551615)", what.c_str(), s.c_str());
+        v = v * 10 + d;
+    }
+    return v;
+}
+
 }  // namespace unfold

@@ -147,7 +147,7 @@ void ShuffleSource::restore(const Json& st) {
     UNFOLD_CHECK(st.is_obj() && st.get_str("kind", "") == "shuffle", "%s: not a shuffle-buffer state", ctx.c_str());
     UNFOLD_CHECK(st.at("rows", ctx).as_int(ctx + ": rows") == total_ &&
                      st.at("capacity", ctx).as_int(ctx + ": capacity") == cap_ &&
-                     (uint64_t)st.at("seed", ctx).as_int(ctx + ": seed") == seed_ &&
+                     st.at("seed", ctx).as_u64(ctx + ": seed") == seed_ &&
                      st.get_bool("sequential", false) == sequential_,
                  "%s: saved for another data set, buffer size or seed (rows %lld, capacity %lld, seed %llu now)",
                  ctx.c_str(), (long long)total_, (long long)cap_, (unsigned long long)seed_);

@@ -108,7 +108,7 @@ PlantedConfig parse_planted_spec(const std::string& spec) {
         else if (k == "features" || k == "true_features" || k == "n") c.n_true = parse_int(v, "planted features");
         else if (k == "p" || k == "p_active") c.p_active = parse_double(v, "planted p");
         else if (k == "noise") c.noise = (float)parse_double(v, "planted noise");
-        else if (k == "seed") c.seed = (uint64_t)parse_int(v, "planted seed");
+        else if (k == "seed") c.seed = parse_u64(v, "planted seed");
         else fail("planted spec '%s': unknown key '%s' (d, features, p, noise, seed)", spec.c_str(), k.c_str());
     }
     c.validate();
@@ -130,8 +130,8 @@ int64_t synth_write(const PlantedConfig& cfg, const SynthOptions& opts, const st
         // the recipe must match, or the resumed rows would come from another distribution
         const Json m = ShardReader(out).index().meta;
         UNFOLD_CHECK(m.get_int("d", -1) == cfg.d && m.get_int("true_features", -1) == cfg.n_true &&
-                         m.get_num("p_active", -1) == cfg.p_active && m.get_int("seed", -1) == (int64_t)cfg.seed &&
-                         m.get_num("noise", -1) == (double)cfg.noise,
+                         m.get_num("p_active", -1) == cfg.p_active && m.has("seed") &&
+                         m.get_u64("seed", ~cfg.seed) == cfg.seed && m.get_num("noise", -1) == (double)cfg.noise,
                      "%s: cannot resume: the folder was written with another recipe (index.json meta)", out.c_str());
     }
     ShardWriter w(out, wo, resume);

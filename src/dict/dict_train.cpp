@@ -38,12 +38,12 @@ void save_checkpoint(const std::string& path, const DictTrainConfig& cfg, const 
     j["d"] = d;
     j["batch"] = cfg.batch;
     j["solver"] = dict_solver_name(cfg.code.solver);
-    j["seed"] = std::to_string(cfg.seed);
+    j["seed"] = cfg.seed;  // JSON integers, exact to 64 bits (version-1 files before them hold strings)
     j["seen"] = ts.seen;
     j["batches"] = ts.nb;
     j["stats_batches"] = st.batches;
     j["iters_sum"] = ts.iters_sum;
-    j["reseed_counter"] = std::to_string(ts.reseed_counter);
+    j["reseed_counter"] = ts.reseed_counter;
     j["reseeded"] = res.reseeded;
     j["fires"] = Json::array_of(res.fires);
     j["source"] = src.state();
@@ -68,7 +68,7 @@ void load_checkpoint(const std::string& path, const DictTrainConfig& cfg, DictRe
     UNFOLD_CHECK(j.at("atoms", ctx).as_int(ctx) == K && j.at("d", ctx).as_int(ctx) == d &&
                      j.at("batch", ctx).as_int(ctx) == cfg.batch &&
                      j.at("solver", ctx).as_str(ctx) == dict_solver_name(cfg.code.solver) &&
-                     j.at("seed", ctx).as_str(ctx) == std::to_string(cfg.seed),
+                     j.at("seed", ctx).as_u64(ctx + ": seed") == cfg.seed,
                  "%s: saved with other atoms / d / batch / solver / seed than this run", ctx.c_str());
     Tensor D = rd.read_f32("D", {K, d}), A = rd.read_f32("A", {K, K}), B = rd.read_f32("B", {K, d}),
            vv = rd.read_f32("v", {K});
@@ -80,7 +80,7 @@ void load_checkpoint(const std::string& path, const DictTrainConfig& cfg, DictRe
     ts.seen = j.at("seen", ctx).as_int(ctx + ": seen");
     ts.nb = j.at("batches", ctx).as_int(ctx + ": batches");
     ts.iters_sum = j.at("iters_sum", ctx).as_num(ctx + ": iters_sum");
-    ts.reseed_counter = std::stoull(j.at("reseed_counter", ctx).as_str(ctx + ": reseed_counter"));
+    ts.reseed_counter = j.at("reseed_counter", ctx).as_u64(ctx + ": reseed_counter");
     res.reseeded = j.at("reseeded", ctx).as_int(ctx + ": reseeded");
     const Json& f = j.at("fires", ctx);
     UNFOLD_CHECK(f.is_arr() && (int64_t)f.arr.size() == K, "%s: fires: expected %lld counts", ctx.c_str(),

@@ -53,8 +53,32 @@ double Json::as_num(const std::string& ctx) const {
 
 int64_t Json::as_int(const std::string& ctx) const {
     double v = as_num(ctx);
+    if (rep == INT) return ival;
+    if (rep == UINT)
+        fail("%s: expected an integer in the int64 range, found %llu", ctx.c_str(), (unsigned long long)uval);
     if (v != std::floor(v) || std::fabs(v) > 9.007199254740992e15) fail("%s: expected an integer, found %g", ctx.c_str(), v);
     return (int64_t)v;
+}
+
+uint64_t Json::as_u64(const std::string& ctx) const {
+    if (type == STR) {  // "18446744073709551557": how seeds were stored before integers were kept exactly
+        uint64_t v = 0;
+        auto r = std::from_chars(str.data(), str.data() + str.size(), v);
+        if (str.empty() || r.ptr != str.data() + str.size() || !std::isdigit((unsigned char)str[0]))
+            fail("%s: expected a non-negative integer, found the string \"%.40s\"", ctx.c_str(), str.c_str());
+        if (r.ec == std::errc::result_out_of_range) fail("%s: %.40s does not fit 64 bits", ctx.c_str(), str.c_str());
+        return v;
+    }
+    if (type != NUM) fail("%s: expected a non-negative integer, found %s", ctx.c_str(), type_name(type));
+    if (rep == UINT) return uval;
+    if (rep == INT) {
+        if (ival < 0) fail("%s: expected a non-negative integer, found %lld", ctx.c_str(), (long long)ival);
+        return (uint64_t)ival;
+    }
+    if (num != std::floor(num) || num < 0 || num > 9.007199254740992e15)
+        fail("%s: expected a non-negative integer (a written fraction or exponent must stay below 2^53), found %g",
+             ctx.c_str(), num);
+    return (uint64_t)num;
 }
 
 bool Json::as_bool(const std::string& ctx) const {
@@ -80,7 +104,18 @@ double Json::get_num(const std::string& key, double def) const {
 }
 int64_t Json::get_int(const std::string& key, int64_t def) const {
     const Json* j = find(key);
-    return j && j->type == NUM ? (int64_t)j->num : def;
+    if (!j || j->type != NUM || j->rep == UINT) return def;
+    if (j->rep == INT) return j->ival;
+    return std::isfinite(j->num) && std::fabs(j->num) < 9.2e18 ? (int64_t)j->num : def;
+}
+uint64_t Json::get_u64(const std::string& key, uint64_t def) const {
+    const Json* j = find(key);
+    if (!j) return def;
+    try {
+        return j->as_u64(key);
+    } catch (const Error&) {
+        return def;
+    }
 }
 bool Json::get_bool(const std::string& key, bool def) const {
     const Json* j = find(key);
@@ -148,7 +183,15 @@ static void dump_rec(std::string& out, const Json& j, int indent, int depth) {
     switch (j.type) {
         case Json::NUL: out += "null"; break;
         case Json::BOOL: out += j.b ? "true" : "false"; break;
-        case Json::NUM: dump_number(out, j.num); break;
+        case Json::NUM:
+            if (j.rep == Json::INT) {
+                out += std::to_string(j.ival);
+            } else if (j.rep == Json::UINT) {
+                out += std::to_string(j.uval);
+            } else {
+                dump_number(out, j.num);
+            }
+            break;
         case Json::STR: dump_string(out, j.str); break;
         case Json::ARR: {
             if (j.arr.empty()) {
@@ -289,7 +332,7 @@ struct Parser {
         }
     }
 
-    double number() {
+    Json number() {
         size_t st = i;
         if (i < s.size() && s[i] == '-') i++;
         if (i >= s.size() || !std::isdigit((unsigned char)s[i])) error("expected a value");
@@ -297,6 +340,26 @@ struct Parser {
             i++;
         } else {
             while (i < s.size() && std::isdigit((unsigned char)s[i])) i++;
+        }
+        const bool integral = i >= s.size() || (s[i] != '.' && s[i] != 'e' && s[i] != 'E');
+        if (integral && !(s[st] == '-' && i == st + 2 && s[st + 1] == '0')) {  // "-0" stays a double
+            // an integer literal: kept exactly when it fits int64 (or uint64 if positive), else a double
+            Json j;
+            j.type = Json::NUM;
+            int64_t iv = 0;
+            uint64_t uv = 0;
+            if (std::from_chars(s.data() + st, s.data() + i, iv).ec == std::errc()) {
+                j.rep = Json::INT;
+                j.ival = iv;
+                j.num = (double)iv;
+                return j;
+            }
+            if (s[st] != '-' && std::from_chars(s.data() + st, s.data() + i, uv).ec == std::errc()) {
+                j.rep = Json::UINT;
+                j.uval = uv;
+                j.num = (double)uv;
+                return j;
+            }
         }
         if (i < s.size() && s[i] == '.') {
             i++;
@@ -313,7 +376,7 @@ struct Parser {
         auto r = std::from_chars(s.data() + st, s.data() + i, v);
         if (r.ec == std::errc::result_out_of_range) error("number out of range");
         if (r.ec != std::errc()) error("bad number");
-        return v;
+        return Json(v);
     }
 
     Json value(int depth) {
@@ -377,7 +440,7 @@ struct Parser {
         if (lit("true")) return Json(true);
         if (lit("false")) return Json(false);
         if (lit("null")) return Json();
-        return Json(number());
+        return number();
     }
 };
 

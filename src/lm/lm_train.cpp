@@ -33,7 +33,7 @@ Json LmTrainConfig::to_json() const {
     j["eval_every"] = eval_every;
     j["eval_windows"] = eval_windows;
     j["ckpt_every"] = ckpt_every;
-    j["seed"] = (int64_t)seed;
+    j["seed"] = seed;  // exact to 64 bits
     return j;
 }
 

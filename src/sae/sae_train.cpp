@@ -39,7 +39,7 @@ Json SaeTrainConfig::to_json() const {
     j["log_every"] = log_every;
     j["checkpoint_every"] = checkpoint_every;
     j["density_tokens"] = density_tokens;
-    j["seed"] = (int64_t)seed;
+    j["seed"] = seed;  // exact to 64 bits
     return j;
 }
 
@@ -64,7 +64,7 @@ SaeTrainConfig SaeTrainConfig::from_json(const Json& j, const std::string& ctx) 
     c.log_every = j.get_int("log_every", c.log_every);
     c.checkpoint_every = j.get_int("checkpoint_every", c.checkpoint_every);
     c.density_tokens = j.get_int("density_tokens", c.density_tokens);
-    c.seed = (uint64_t)j.get_int("seed", 0);
+    if (const Json* s = j.find("seed")) c.seed = s->as_u64(ctx + ": seed");  // number, or a decimal string
     c.validate(ctx);
     return c;
 }

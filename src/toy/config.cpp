@@ -177,7 +177,7 @@ Json ToyConfig::to_json() const {
     j["steps"] = steps;
     j["schedule"] = schedule;
     j["warmup_steps"] = warmup_steps;
-    j["seed"] = std::to_string(seed);  // string: a double cannot hold every 64-bit seed
+    j["seed"] = seed;  // a JSON integer, exact to 64 bits (older files hold it as a decimal string)
     j["eval_batch"] = eval_batch;
     j["init_std"] = init_std;
     return j;
@@ -216,20 +216,7 @@ ToyConfig ToyConfig::from_json(const Json& j, const std::string& ctx) {
     c.steps = j.at("steps", ctx).as_int(ctx + ": steps");
     c.schedule = j.get_str("schedule", "constant");
     c.warmup_steps = j.get_int("warmup_steps", 0);
-    const Json* s = j.find("seed");
-    if (s && s->is_str()) {
-        uint64_t v = 0;
-        UNFOLD_CHECK(!s->str.empty() && s->str.size() <= 20, "%s: field 'seed' must be a decimal integer", ctx.c_str());
-        for (char ch : s->str) {
-            UNFOLD_CHECK(ch >= '0' && ch <= '9', "%s: field 'seed' must be a decimal integer", ctx.c_str());
-            uint64_t nv = v * 10 + (uint64_t)(ch - '0');
-            UNFOLD_CHECK(nv / 10 == v, "%s: field 'seed' overflows 64 bits", ctx.c_str());
-            v = nv;
-        }
-        c.seed = v;
-    } else if (s) {
-        c.seed = (uint64_t)s->as_int(ctx + ": seed");
-    }
+    if (const Json* s = j.find("seed")) c.seed = s->as_u64(ctx + ": seed");  // number, or the old string form
     c.eval_batch = (int)j.get_int("eval_batch", 8192);
     c.init_std = (float)j.get_num("init_std", 0.0);
     c.validate(ctx);

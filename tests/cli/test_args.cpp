@@ -47,6 +47,17 @@ TEST(Args, ParsesValuesFlagsAndDefaults) {
     EXPECT_FALSE(d.flag("verbose"));
     EXPECT_EQ(parse({"--verbose=false", "--threads", "1"}).flag("verbose"), false);
     EXPECT_EQ(parse({"--seed", "-3", "--threads", "1"}).i64("seed"), -3);
+    // seeds take the whole 64-bit range, and nothing else
+    EXPECT_EQ(parse({"--seed", "18446744073709551557", "--threads", "1"}).seed(), 18446744073709551557ull);
+    EXPECT_EQ(parse({"--seed", "9007199254740993", "--threads", "1"}).seed(), 9007199254740993ull);
+    EXPECT_NE(unfold_test::error_of([&] {
+                  parse({"--seed", "-3", "--threads", "1"}).seed();
+              }).find("--seed"),
+              std::string::npos);
+    EXPECT_NE(unfold_test::error_of([&] {
+                  parse({"--seed", "18446744073709551616", "--threads", "1"}).seed();
+              }).find("out of range"),
+              std::string::npos);
     // the context the commands hand to the library
     Args c = parse({"--threads", "3", "--quiet"});
     EXPECT_EQ(c.ctx.threads, 3);

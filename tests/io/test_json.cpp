@@ -135,3 +135,61 @@ TEST(Json, SaveIsAtomicAndLoadNamesPath) {
     EXPECT_THROW(json_save(dir.file("no/dir/x.json"), j), Error);
     EXPECT_EQ(dir.count(), 1u);
 }
+
+TEST(Json, SixtyFourBitIntegersAreExact) {
+    const uint64_t big = 18446744073709551557ull;  // the largest 64-bit prime: no double holds it
+    const uint64_t p53 = (1ull << 53) + 1;         // the first integer a double cannot hold
+    Json j = Json::object();
+    j["big"] = big;
+    j["p53"] = p53;
+    j["min"] = INT64_MIN;
+    j["max"] = (int64_t)INT64_MAX;
+    j["u63"] = (uint64_t)INT64_MAX + 1;
+    for (int indent : {-1, 2}) {
+        const std::string text = j.dump(indent);
+        EXPECT_NE(text.find("18446744073709551557"), std::string::npos) << text;
+        EXPECT_NE(text.find("9007199254740993"), std::string::npos) << text;
+        EXPECT_NE(text.find("-9223372036854775808"), std::string::npos) << text;
+        Json r = json_parse(text, "rt");
+        EXPECT_EQ(r.at("big", "").as_u64("big"), big);
+        EXPECT_EQ(r.at("p53", "").as_u64("p53"), p53);
+        EXPECT_EQ(r.at("p53", "").as_int("p53"), (int64_t)p53);
+        EXPECT_EQ(r.at("min", "").as_int("min"), INT64_MIN);
+        EXPECT_EQ(r.at("max", "").as_int("max"), INT64_MAX);
+        EXPECT_EQ(r.at("u63", "").as_u64("u63"), 9223372036854775808ull);
+        EXPECT_EQ(r.get_u64("big", 0), big);
+        EXPECT_EQ(r.get_int("p53", 0), (int64_t)p53);
+        EXPECT_EQ(r.get_int("big", -7), -7);  // above INT64_MAX: not an int64
+        EXPECT_EQ(r.dump(indent), text);      // parse/print is the identity on these
+    }
+    // parsing: integer literals that fit are integers; fractions, exponents and overflow are doubles
+    EXPECT_EQ(json_parse("18446744073709551615", "t").as_u64("t"), UINT64_MAX);
+    EXPECT_EQ(json_parse("-9223372036854775808", "t").as_int("t"), INT64_MIN);
+    EXPECT_TRUE(json_parse("9007199254740993", "t").is_integer());
+    EXPECT_FALSE(json_parse("9007199254740993.0", "t").is_integer());
+    EXPECT_EQ(json_parse("9007199254740993.0", "t").num, 9007199254740992.0);  // rounded, as a double must
+    Json over = json_parse("18446744073709551616", "t");                       // 2^64: a double
+    EXPECT_FALSE(over.is_integer());
+    EXPECT_EQ(over.num, 18446744073709551616.0);
+    EXPECT_NE(error_of([&] { over.as_u64("t: seed"); }).find("t: seed: expected a non-negative integer"),
+              std::string::npos);
+    EXPECT_EQ(json_parse("-12", "t").as_int("t"), -12);
+    EXPECT_TRUE(std::signbit(json_parse("-0", "t").num));  // "-0" keeps its sign (a double)
+    EXPECT_EQ(json_parse("[1, 2.5, 3]", "t").dump(-1), "[1,2.5,3]");
+    EXPECT_EQ(json_parse("-18446744073709551557", "t").num, -18446744073709551557.0);
+    // the old string form of a seed still reads; anything else is rejected with the field named
+    EXPECT_EQ(json_parse("\"18446744073709551557\"", "t").as_u64("t"), big);
+    EXPECT_EQ(error_of([] { json_parse("\"12x\"", "t").as_u64("cfg.json: seed"); }),
+              "cfg.json: seed: expected a non-negative integer, found the string \"12x\"");
+    EXPECT_NE(error_of([] {
+                  json_parse("\"18446744073709551616\"", "t").as_u64("cfg.json: seed");
+              }).find("does not fit 64 bits"),
+              std::string::npos);
+    EXPECT_EQ(error_of([] { json_parse("-3", "t").as_u64("c: seed"); }),
+              "c: seed: expected a non-negative integer, found -3");
+    EXPECT_NE(error_of([] { json_parse("2.5", "t").as_u64("c: seed"); }).find("c: seed: expected a non-negative"),
+              std::string::npos);
+    EXPECT_EQ(json_parse("12.0", "t").as_u64("t"), 12u);  // integral doubles below 2^53 are fine
+    EXPECT_NE(error_of([] { json_parse("18446744073709551557", "t").as_int("c: n"); }).find("int64 range"),
+              std::string::npos);
+}

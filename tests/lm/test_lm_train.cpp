@@ -144,3 +144,17 @@ TEST(LmTrain, UnigramEntropy) {
     std::vector<int32_t> u = {0, 0, 0, 1};
     EXPECT_NEAR(unigram_entropy(u, 2), -(0.75 * std::log(0.75) + 0.25 * std::log(0.25)), 1e-12);
 }
+
+TEST(LmTrain, TrainConfigJsonKeepsSixtyFourBitSeeds) {
+    // train_config.json holds the seed as a JSON integer, exact to 64 bits (2^53 + 1 and 2^64 - 59 are
+    // each one away from a neighbour with the same double)
+    for (uint64_t seed : {18446744073709551557ull, (1ull << 53) + 1, (1ull << 53)}) {
+        LmTrainConfig tc;
+        tc.seed = seed;
+        const std::string text = tc.to_json().dump(2);
+        EXPECT_NE(text.find("\"seed\": " + std::to_string(seed)), std::string::npos) << text;
+        const Json j = json_parse(text, "train_config.json");
+        EXPECT_TRUE(j.at("seed", "train_config.json").is_integer());
+        EXPECT_EQ(j.at("seed", "train_config.json").as_u64("train_config.json: seed"), seed);
+    }
+}

@@ -13,5 +13,6 @@ std::vector<std::string> split_list(const std::string& s, char sep = ',');
 double parse_double(const std::string& s, const std::string& what);
 // A decimal integer that fits in int64; the whole string must be the integer.
 int64_t parse_int(const std::string& s, const std::string& what);
+uint64_t parse_u64(const std::string& s, const std::string& what);  // decimal digits only, 0 .. 2^64-1
 
 }  // namespace unfold

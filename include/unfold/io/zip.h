@@ -1,6 +1,6 @@
-// sae_zip.h: a small, validating reader of .npz archives (zip files of .npy members), for Gemma Scope's
+// zip.h: a small, validating reader of .npz archives (zip files of .npy members), for Gemma Scope's
 // params.npz. Members may be stored (np.savez) or deflated (np.savez_compressed); deflate is decoded by
-// our own inflater (RFC 1951) and every member's CRC-32 and size are checked. Zip64 records are supported.
+// zlib's inflate and every member's CRC-32 (zlib's crc32) and size are checked. Zip64 records are supported.
 // Everything read is untrusted: offsets, sizes and names are validated, errors name the file and member.
 #pragma once
 #include <cstdint>
@@ -38,8 +38,10 @@ class NpzArchive {
     std::vector<ZipMember> members_;
 };
 
-// Raw deflate (no zlib header) of in[0..n) into exactly `expect` bytes; throws on any inconsistency.
+// Raw deflate (no zlib header) of in[0..n) into exactly `expect` bytes, by zlib. Throws (naming `ctx`)
+// when the stream is corrupt or truncated, holds more or fewer bytes than `expect`, leaves compressed
+// bytes unused, or when `expect` exceeds what deflate can expand n bytes to (checked before allocating).
 std::string inflate_raw(const uint8_t* in, uint64_t n, uint64_t expect, const std::string& ctx);
-uint32_t crc32_bytes(const uint8_t* p, uint64_t n);
+uint32_t crc32_bytes(const uint8_t* p, uint64_t n);  // CRC-32 (zip/PNG polynomial), by zlib
 
 }  // namespace unfold
