@@ -6,6 +6,7 @@
 // (above 1 = bf16 faster). Run bench_gemm --help for the flags and what to expect on which CPU.
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,23 +30,35 @@ static const char* kHelp =
     "                  avx512 runs the same code as avx2)\n"
     "  --shapes LIST   of qkv,attn_out,mlp_in,mlp_out,unembed (default all)\n"
     "  --d-model D (768) --vocab V (50257) --threads T (2) --reps R (5: best of R, fewer past ~1 s)\n"
+    "  --clock wall|cpu  wall time (default) or the process's CPU time (on a loaded machine with --threads 1:\n"
+    "                  time other processes take from this one is not counted)\n"
     "What to expect (ratio = fp32 time / bf16 time, the same threads):\n"
     "  avx512-bf16 (AMD Zen 4, Intel Sapphire Rapids and later): ~2x at M 64 and 512 (VDPBF16PS does twice\n"
     "              the multiply-adds of a float32 FMA); at M 1-4 the bytes of weights read decide: up to 2x.\n"
-    "  avx2 (any AVX2 CPU: AMD Zen 2/3, Intel Haswell to Ice Lake; also avx512 CPUs without BF16): at M <= 8\n"
-    "              an AVX2 FMA kernel reading half the bytes, ~1.5-2x when the weights come from memory\n"
-    "              (less when they fit in cache); above, weights widened to float32 and sgemm: 0.95-1.05x.\n"
+    "  avx2 (any AVX2 CPU: AMD Zen 2/3, Intel Haswell to Ice Lake; also avx512 CPUs without BF16): at M <= 16\n"
+    "              an AVX2 FMA kernel reading half the bytes: 1.5-2x (and more at M 1: OpenBLAS's sgemm is\n"
+    "              slow on one row); above, weights widened to float32 and sgemm: ~0.95x at M 512, ~0.85x at\n"
+    "              M 64 (the widening is a larger share of the work).\n"
     "  portable    (any CPU): plain C++, well below fp32 at large M.\n"
     "Ratios move by ~10% between runs on a shared machine; compare levels within one run.\n";
+
+static bool g_cpu_clock = false;  // --clock cpu
+
+static double now_seconds() {
+    if (!g_cpu_clock) return std::chrono::duration<double>(clk::now().time_since_epoch()).count();
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 template <class F>
 static double best_seconds(int reps, F&& fn) {
     fn();  // warm-up (page faults, packing buffers)
     double best = 1e30, total = 0;
     for (int r = 0; r < reps && (r < 2 || total < 1.0); r++) {
-        auto t0 = clk::now();
+        const double t0 = now_seconds();
         fn();
-        const double t = std::chrono::duration<double>(clk::now() - t0).count();
+        const double t = now_seconds() - t0;
         best = std::min(best, t);
         total += t;
     }
@@ -85,6 +98,7 @@ int main(int argc, char** argv) {
         else if (k == "--vocab") vocab = std::atoll(v.c_str());
         else if (k == "--threads") threads = std::atoll(v.c_str());
         else if (k == "--reps") reps = std::atoll(v.c_str());
+        else if (k == "--clock" && (v == "wall" || v == "cpu")) g_cpu_clock = v == "cpu";
         else {
             std::fprintf(stderr, "bench_gemm: unknown flag %s (bench_gemm --help)\n", k.c_str());
             return 2;
@@ -124,8 +138,8 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    std::printf("# cpu level %s, kernel_level() %s, %lld threads\n", kernel_level_name(cpu_kernel_level()),
-                kernel_level_name(kernel_level()), (long long)threads);
+    std::printf("# cpu level %s, kernel_level() %s, %lld threads, %s time\n", kernel_level_name(cpu_kernel_level()),
+                kernel_level_name(kernel_level()), (long long)threads, g_cpu_clock ? "cpu" : "wall");
     struct Row {
         std::string shape;
         int64_t M;

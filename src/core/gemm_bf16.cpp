@@ -84,6 +84,11 @@ void widen_portable(float* out, int64_t ldo, const uint16_t* B, int64_t kpairs, 
         }
 }
 
+void round_portable(float* out, const float* A, int64_t lda, int64_t M, int64_t K) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t k = 0; k < K; k++) out[i * K + k] = bf16_to_f32(f32_to_bf16(A[i * lda + k]));
+}
+
 }  // namespace bf16k
 
 namespace {
@@ -98,8 +103,9 @@ Path choose_path(int64_t M, KernelLevel level) {
     return M <= kGemmBf16SmallRows ? Path::AVX2 : Path::SGEMM;
 }
 
-// Float32 per widened block: big enough that sgemm runs at full speed, small enough to stay in cache.
-constexpr int64_t kWidenBlockFloats = 1 << 19;
+// Columns per widened block: each sgemm call packs all of A again, so a block of at least ~1024 columns
+// keeps that below ~2% of the arithmetic; past 2^20 float32 (4 MB) the block only grows to reach 1024.
+constexpr int64_t kWidenMinCols = 1024, kWidenBlockFloats = 1 << 20;
 
 void gemm_widened(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M, const PackedBf16& W,
                   const float* bias) {
@@ -107,9 +113,9 @@ void gemm_widened(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
     thread_local std::vector<float> arounded, wide;
     arounded.resize((size_t)mul_checked((uint64_t)M, (uint64_t)std::max<int64_t>(K, 1), "gemm_bf16"));
     float* ar = arounded.data();
-    for (int64_t i = 0; i < M; i++)
-        for (int64_t k = 0; k < K; k++) ar[i * K + k] = bf16_to_f32(f32_to_bf16(A[i * lda + k]));
-    const int64_t block = std::clamp<int64_t>(kWidenBlockFloats / std::max<int64_t>(K * NR, 1), 1, W.panels);
+    bf16k::round_avx2(ar, A, lda, M, K);
+    const int64_t cols_wanted = std::max<int64_t>(kWidenMinCols, kWidenBlockFloats / std::max<int64_t>(K, 1));
+    const int64_t block = std::clamp<int64_t>(cols_wanted / NR, 1, W.panels);
     wide.resize((size_t)mul_checked((uint64_t)std::max<int64_t>(K, 1), (uint64_t)(block * NR), "gemm_bf16"));
     float* wd = wide.data();
     for (int64_t q0 = 0; q0 < W.panels; q0 += block) {

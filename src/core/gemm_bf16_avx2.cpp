@@ -8,7 +8,8 @@
 //     (8 accumulators + 4 broadcasts + 3 panel registers of the 16); more rows re-read the panel from cache.
 //     Every product of two bf16 values is exact in float32, so FMA and the portable kernel's a*b + c
 //     round the same: the two give the same bits.
-//   widen_avx2: the panels as float32 rows for sgemm (many rows, compute-bound).
+//   widen_avx2, round_avx2: the panels as float32 rows and A rounded to bf16, for sgemm (many rows,
+//     compute-bound).
 #include "core/gemm_bf16_kernel.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -89,6 +90,22 @@ UNFOLD_AVX2_FMA void widen_avx2(float* out, int64_t ldo, const uint16_t* B, int6
         }
 }
 
+// f32_to_bf16 (core/half.h) without its branch, so the loop vectorises: the same bits for every input.
+UNFOLD_AVX2_FMA void round_avx2(float* out, const float* A, int64_t lda, int64_t M, int64_t K) {
+    for (int64_t i = 0; i < M; i++) {
+        const float* a = A + i * lda;
+        float* o = out + i * K;
+        for (int64_t k = 0; k < K; k++) {
+            uint32_t u;
+            std::memcpy(&u, a + k, 4);
+            const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+            const uint32_t quiet = (u | 0x00400000u) & 0xFFFF0000u;  // NaN stays a NaN
+            const uint32_t r = (u & 0x7FFFFFFFu) > 0x7F800000u ? quiet : rounded;
+            std::memcpy(o + k, &r, 4);
+        }
+    }
+}
+
 }  // namespace unfold::bf16k
 
 #else  // other CPUs: only the portable kernel exists (kernel levels above portable are never selected)
@@ -102,6 +119,7 @@ void kernel_avx2(const uint32_t* A, const uint16_t* B, int64_t kpairs, float* C,
 void widen_avx2(float* out, int64_t ldo, const uint16_t* B, int64_t kpairs, int64_t K, int64_t npanels) {
     widen_portable(out, ldo, B, kpairs, K, npanels);
 }
+void round_avx2(float* out, const float* A, int64_t lda, int64_t M, int64_t K) { round_portable(out, A, lda, M, K); }
 
 }  // namespace unfold::bf16k
 

@@ -22,5 +22,8 @@ void kernel_portable(const uint32_t* A, const uint16_t* B, int64_t kpairs, float
                      const float* bias);
 void widen_avx2(float* out, int64_t ldo, const uint16_t* B, int64_t kpairs, int64_t K, int64_t npanels);
 void widen_portable(float* out, int64_t ldo, const uint16_t* B, int64_t kpairs, int64_t K, int64_t npanels);
+// out[M][K] (dense) = A[M][K] (stride lda) rounded to bf16 (round to nearest even, NaN kept), as float32
+void round_avx2(float* out, const float* A, int64_t lda, int64_t M, int64_t K);
+void round_portable(float* out, const float* A, int64_t lda, int64_t M, int64_t K);
 
 }  // namespace unfold::bf16k

@@ -1,6 +1,6 @@
 // test_gemm_bf16.cpp: the bf16 inference product against a double-precision reference on the same
 // bf16-rounded inputs, at every kernel level this CPU runs (portable; avx2 / avx512 with the AVX2 kernel for
-// M <= 8 and widened sgemm above; avx512-bf16), awkward shapes (row blocks of 12, panels of 32, odd K),
+// M <= 16 and widened sgemm above; avx512-bf16), awkward shapes (row blocks of 12, panels of 32, odd K),
 // biases, row strides; the levels against each other (same bits portable vs avx2, twice the stated bound
 // otherwise), thread-count and batch invariance, and the precision cost against float32.
 #include <gtest/gtest.h>
@@ -84,9 +84,9 @@ TEST(GemmBf16, MatchesDoubleReferenceOnRoundedInputs) {
     struct Case {
         int64_t M, K, N;
     };
-    // M <= 8 and above: the avx2 levels run their kernel on the first, widen to sgemm on the others
-    const Case cases[] = {{1, 1, 1},     {1, 64, 100},  {5, 2, 31},    {8, 33, 32},
-                          {12, 33, 32},  {13, 7, 33},   {25, 769, 65}, {100, 96, 130}};
+    // M <= 16 and above: the avx2 levels run their kernel on the first, widen to sgemm on the others
+    const Case cases[] = {{1, 1, 1},   {1, 64, 100}, {5, 2, 31},    {12, 33, 32},   {13, 7, 33},
+                          {16, 9, 40}, {17, 9, 40},  {25, 769, 65}, {100, 96, 130}, {40, 1, 3}};
     for (KernelLevel level : levels()) {
         for (const Case& cs : cases)
             for (bool nk : {false, true})
@@ -179,7 +179,7 @@ TEST(GemmBf16, LevelsAgreeWithinTwiceTheStatedBound) {
 }
 
 TEST(GemmBf16, ARowGivesTheSameBitsAloneAndInABatch) {
-    // kernel paths compute each row on its own; at the avx2 levels only batches of <= 8 rows stay on the kernel
+    // kernel paths compute each row on its own; at the avx2 levels only batches of <= 16 rows stay on the kernel
     const Problem pr(kGemmBf16SmallRows, 200, 70, 300);
     const Problem one(1, 200, 70, 300);  // its A is the first row of pr's (same stream, same seed)
     ASSERT_TRUE(std::equal(one.A.begin(), one.A.end(), pr.A.begin()));

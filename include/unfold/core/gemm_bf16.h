@@ -12,10 +12,11 @@
 // on M, the number of rows (gemm_bf16_path names it):
 //   avx512-bf16          a 12x32 register block of VDPBF16PS (twice the multiply-adds per instruction of
 //                        float32 FMA): about 2x float32 sgemm on large M (Zen 4, Sapphire Rapids).
-//   avx2, avx512, M <= 8 an AVX2 + FMA kernel on the packed weights ("avx2"): token-by-token generation is
+//   avx2, avx512, M <= 16 an AVX2 + FMA kernel on the packed weights ("avx2"): token-by-token generation is
 //                        bound by the bytes of weights read, so half the bytes approach 2x float32.
-//   avx2, avx512, M > 8  the weight panels widened to float32 in blocks and multiplied by OpenBLAS sgemm
-//                        ("sgemm"): compute-bound, so about float32 speed (within 5%).
+//   avx2, avx512, M > 16  the weight panels widened to float32 in blocks and multiplied by OpenBLAS sgemm
+//                        ("sgemm"): compute-bound, so about float32 speed (0.94-0.98x at M 512 measured,
+//                        ~0.85x at M 64 where widening is a larger share).
 //   portable             plain C++ (any CPU): slower than float32 sgemm.
 // The sums agree across paths within float32 accumulation error, but not bit for bit:
 //   - portable and avx2 add each k-pair as acc + a_hi*b_hi + a_lo*b_lo in k order, the order VDPBF16PS's
@@ -54,8 +55,9 @@ void pack_bf16(PackedBf16& out, const float* W, int64_t K, int64_t N, bool W_is_
 void gemm_bf16(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M, const PackedBf16& W,
                const float* bias = nullptr, KernelLevel level = kernel_level());
 
-// The rows up to which the AVX2 levels run their own kernel instead of widening to sgemm.
-constexpr int64_t kGemmBf16SmallRows = 8;
+// The rows up to which the AVX2 levels run their own kernel instead of widening to sgemm (bench_gemm on an
+// AVX2 machine: at 16 rows the kernel was 1.2-1.5x fp32 and the sgemm path 0.6-0.9x; at 64 both ~0.85x).
+constexpr int64_t kGemmBf16SmallRows = 16;
 
 // What gemm_bf16 runs for M rows at a level: "avx512-bf16" | "avx2" | "sgemm" | "portable".
 const char* gemm_bf16_path(int64_t M, KernelLevel level = kernel_level());
