@@ -5,7 +5,8 @@
 // (kpairs x 128 bytes) in L2 while the packed activations stream past it. The (panel, row block) grid is
 // split statically over threads; every output element belongs to one grid cell, summed in k order.
 // sgemm path: A rounded to bf16 once, then per block of panels (about 2 MB as float32) the panels widened
-// to float32 rows by the calling thread and one OpenBLAS sgemm on its own thread pool.
+// to float32 rows by the calling thread and one OpenBLAS sgemm on its own thread pool. Its workspace is
+// per thread and kept: A rounded (M x K float32) and one widened block (max(4 MB, K x 1024 float32)).
 #include "unfold/core/gemm_bf16.h"
 
 #include <algorithm>
@@ -103,8 +104,8 @@ Path choose_path(int64_t M, KernelLevel level) {
     return M <= kGemmBf16SmallRows ? Path::AVX2 : Path::SGEMM;
 }
 
-// Columns per widened block: each sgemm call packs all of A again, so a block of at least ~1024 columns
-// keeps that below ~2% of the arithmetic; past 2^20 float32 (4 MB) the block only grows to reach 1024.
+// A widened block has at least 1024 columns (each sgemm call packs all of A again; over >= 1024 columns that
+// is ~2% of the arithmetic) and at least 2^20 float32 (4 MB; bench_gemm found smaller blocks no faster).
 constexpr int64_t kWidenMinCols = 1024, kWidenBlockFloats = 1 << 20;
 
 void gemm_widened(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M, const PackedBf16& W,
