@@ -22,8 +22,15 @@ void load_inference_model(LmModel& m, const Args& a) {
     const LmDtype dtype = parse_lm_dtype(a.str("dtype"), "--dtype");
     lm_load(m, a.str("model"));
     lm_set_dtype(m, dtype);
-    if (dtype == LmDtype::BF16 && !gemm_bf16_native_available())
-        a.ctx.info("note: this CPU has no AVX512-BF16; bf16 runs on the portable kernel, slower than fp32");
+    if (dtype != LmDtype::BF16) return;
+    const KernelLevel level = kernel_level();
+    if (level == KernelLevel::PORTABLE)
+        a.ctx.info("note: kernel level portable (no AVX2 here, or UNFOLD_KERNELS); bf16 runs on the portable "
+                   "kernel, slower than fp32");
+    else if (level != KernelLevel::AVX512_BF16)
+        a.ctx.info("note: kernel level %s, no AVX512-BF16: bf16 runs an AVX2 kernel token by token (faster than "
+                   "fp32) and float32 sgemm on widened weights for batches (about fp32 speed)",
+                   kernel_level_name(level));
 }
 
 std::unique_ptr<Tokenizer> open_model_tokenizer(const std::string& model_path, const std::string& explicit_path) {

@@ -15,10 +15,13 @@ int cmd_lm_train(int argc, char** argv);
 
 // --dtype of the commands that only run the forward pass (generate, eval, cache); see load_inference_model.
 inline const OptSpec kDtypeOpt = {"dtype", "fp32",
-                                  "fp32 | bf16: products on bf16 copies of the weights (about 2x faster on CPUs with "
-                                  "AVX512-BF16; logits move by ~1%)"};
+                                  "fp32 | bf16: products on bf16 copies of the weights (logits move by ~1%). Speed "
+                                  "against fp32 by CPU: AVX512-BF16 (AMD Zen 4, Intel Sapphire Rapids) ~2x on large "
+                                  "batches; AVX2 only (AMD Zen 2/3, Intel Haswell to Ice Lake) ~1.5-2x token by token "
+                                  "and about fp32 speed on batches; other CPUs a portable kernel, slower than fp32"};
 // The model of an inference command: --dtype is checked first (before the slow load), then --model is
-// loaded and set to that dtype, with a note on stderr when bf16 has to run on the portable kernel.
+// loaded and set to that dtype, with a note on stderr saying what bf16 runs on when the CPU has no
+// AVX512-BF16.
 void load_inference_model(LmModel& m, const Args& a);
 int cmd_lm_cache(int argc, char** argv);
 

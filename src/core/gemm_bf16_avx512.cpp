@@ -1,7 +1,8 @@
 // gemm_bf16_avx512.cpp: the AVX512-BF16 register block (12 rows x 32 columns, 24 accumulators).
 //
 // Only this file is compiled for AVX-512 (function-level target, so nothing shared with the rest of the
-// program is emitted with AVX-512 instructions); gemm_bf16.cpp calls it after checking the CPU at run time.
+// program is emitted with AVX-512 instructions); gemm_bf16.cpp calls it at kernel level avx512-bf16
+// (core/cpu.h, checked at run time).
 // Per k-pair: two 64-byte loads of the weight panel, twelve 4-byte broadcasts of the activation pairs and
 // 24 VDPBF16PS, each 16 lanes x 2 multiply-adds.
 #include "core/gemm_bf16_kernel.h"
@@ -10,12 +11,6 @@
 #include <immintrin.h>
 
 namespace unfold::bf16k {
-
-bool cpu_has_avx512_bf16() {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
-}
 
 #define UNFOLD_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
@@ -77,11 +72,9 @@ UNFOLD_AVX512_BF16 void kernel_avx512(const uint32_t* A, const uint16_t* B, int6
 
 namespace unfold::bf16k {
 
-bool cpu_has_avx512_bf16() { return false; }
-
 void kernel_avx512(const uint32_t* A, const uint16_t* B, int64_t kpairs, float* C, int64_t ldc, int rows, int cols,
                    const float* bias) {
-    kernel_portable(A, B, kpairs, C, ldc, rows, cols, bias);  // never selected (cpu_has_avx512_bf16 is false)
+    kernel_portable(A, B, kpairs, C, ldc, rows, cols, bias);  // never selected (cpu_kernel_level() is portable)
 }
 
 }  // namespace unfold::bf16k

@@ -206,7 +206,7 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
                            const PackedBf16 LmBf16Layer::*packed) {
             const float* bias = b == NONE ? nullptr : m.p(b);
             if (pk)
-                gemm_bf16(out, ld_out, inp, IC, N, pk->*packed, bias);
+                gemm_bf16(out, ld_out, inp, IC, N, pk->*packed, bias, m.bf16->level);
             else
                 linear_forward(out, ld_out, inp, m.p(w), bias, N, IC, OC, lay);
         };
@@ -298,7 +298,7 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
          "ln_final.");
     hook("unembed.hook_in", a.lnf.data(), sBTC);
     if (m.bf16)
-        gemm_bf16(a.logits.data(), c.vocab, a.lnf.data(), C, N, m.bf16->unembed);
+        gemm_bf16(a.logits.data(), c.vocab, a.lnf.data(), C, N, m.bf16->unembed, nullptr, m.bf16->level);
     else
         matmul_bt(a.logits.data(), a.lnf.data(), m.unembed(), N, C, c.vocab);
     hook("unembed.hook_out", a.logits.data(), {B, T, c.vocab});

@@ -14,7 +14,7 @@ LmDtype parse_lm_dtype(const std::string& s, const std::string& ctx) {
     fail("%s: dtype '%s' is not one of fp32, bf16", ctx.c_str(), s.c_str());
 }
 
-void lm_set_dtype(LmModel& m, LmDtype dtype) {
+void lm_set_dtype(LmModel& m, LmDtype dtype, KernelLevel level) {
     if (dtype == LmDtype::FP32) {
         m.bf16.reset();
         return;
@@ -24,6 +24,7 @@ void lm_set_dtype(LmModel& m, LmDtype dtype) {
     // GPT-2 stores Conv1D weights [in, out]; Llama stores Linear weights [out, in]
     const bool nk = c.arch == LmArch::LLAMA;
     auto w = std::make_shared<LmBf16Weights>();
+    w->level = level;
     w->layers.resize((size_t)c.n_layers);
     for (int64_t l = 0; l < c.n_layers; l++) {
         const LmLayerOffsets& P = m.layers[(size_t)l];

@@ -4,16 +4,35 @@
 //
 // W is packed once (pack_bf16) into the layout of the AVX512-BF16 dot product VDPBF16PS: panels of 32
 // columns, each k-pair of a panel one 128-byte line [32 cols][2 k]. A (float32) is rounded to bf16 per call
-// (round to nearest even). Every product of two bf16 values is exact in float32, so the only rounding
-// beyond the inputs' is the float32 accumulation. Relative to a float32 product the result differs by the
-// inputs' rounding (~2^-9 relative per element, averaging down over K).
+// (round to nearest even). Every product of two bf16 values is exact in float32 (outside the subnormal
+// range), so the only rounding beyond the inputs' is the float32 accumulation. Relative to a float32
+// product the result differs by the inputs' rounding (~2^-9 relative per element, averaging down over K).
 //
-// On a CPU with AVX512-BF16 the kernel is a 12x32 register block of VDPBF16PS (twice the multiply-adds per
-// instruction of FP32 FMA); elsewhere a portable kernel computes the same sums with FMA. The result does not
-// depend on the thread count (each element is summed by one thread, in k order).
+// Which code runs depends on the kernel level (core/cpu.h; kernel_level() unless the caller passes one) and
+// on M, the number of rows (gemm_bf16_path names it):
+//   avx512-bf16          a 12x32 register block of VDPBF16PS (twice the multiply-adds per instruction of
+//                        float32 FMA): about 2x float32 sgemm on large M (Zen 4, Sapphire Rapids).
+//   avx2, avx512, M <= 16 an AVX2 + FMA kernel on the packed weights ("avx2"): token-by-token generation is
+//                        bound by the bytes of weights read, so half the bytes approach 2x float32.
+//   avx2, avx512, M > 16  the weight panels widened to float32 in blocks and multiplied by OpenBLAS sgemm
+//                        ("sgemm"): compute-bound, so about float32 speed (0.94-0.98x at M 512 measured,
+//                        ~0.85x at M 64 where widening is a larger share).
+//   portable             plain C++ (any CPU): slower than float32 sgemm.
+// The sums agree across paths within float32 accumulation error, but not bit for bit:
+//   - portable and avx2 add each k-pair as acc + a_hi*b_hi + a_lo*b_lo in k order, the order VDPBF16PS's
+//     definition states, so they give the same bits as each other (tested);
+//   - avx512-bf16 is the hardware's VDPBF16PS (subnormal inputs and results flushed to zero; its internal
+//     rounding is the CPU's), sgemm is OpenBLAS's summation order. Each path is within
+//     (K + 2) * 2^-24 * sum_k |A_ik W_kj| of the exact sum of the rounded inputs (tests/core/test_gemm_bf16),
+//     so two paths are within twice that of each other.
+// Determinism: the portable, avx2 and avx512-bf16 kernels compute each element in one thread in k order,
+// so the result depends neither on the thread count nor on M (a row gives the same bits alone or in a
+// batch). The sgemm path is as deterministic as OpenBLAS: fixed for a machine and thread count.
 #pragma once
 #include <cstdint>
 #include <vector>
+
+#include "unfold/core/cpu.h"
 
 namespace unfold {
 
@@ -31,13 +50,16 @@ struct PackedBf16 {
 // W_is_nk = true:  W is [N, K] row-major (torch Linear "out x in", an embedding table used as unembedding).
 void pack_bf16(PackedBf16& out, const float* W, int64_t K, int64_t N, bool W_is_nk);
 
-// C rows have stride ldc (>= N); A rows stride lda (>= K). bias may be null. Overwrites C.
+// C rows have stride ldc (>= N); A rows stride lda (>= K). bias may be null. Overwrites C. level picks the
+// code (see above); a level above what this CPU supports runs as the best one it does (cpu_kernel_level()).
 void gemm_bf16(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M, const PackedBf16& W,
-               const float* bias = nullptr);
+               const float* bias = nullptr, KernelLevel level = kernel_level());
 
-// Which kernel gemm_bf16 uses: the AVX512-BF16 one when the CPU has it, unless forced portable (tests).
-bool gemm_bf16_native_available();
-void gemm_bf16_force_portable(bool on);
-const char* gemm_bf16_kernel_name();  // "avx512-bf16" | "portable"
+// The rows up to which the AVX2 levels run their own kernel instead of widening to sgemm (bench_gemm on an
+// AVX2 machine: at 16 rows the kernel was 1.2-1.5x fp32 and the sgemm path 0.6-0.9x; at 64 both ~0.85x).
+constexpr int64_t kGemmBf16SmallRows = 16;
+
+// What gemm_bf16 runs for M rows at a level: "avx512-bf16" | "avx2" | "sgemm" | "portable".
+const char* gemm_bf16_path(int64_t M, KernelLevel level = kernel_level());
 
 }  // namespace unfold

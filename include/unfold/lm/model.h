@@ -38,6 +38,7 @@ struct LmBf16Layer {
 struct LmBf16Weights {
     std::vector<LmBf16Layer> layers;
     PackedBf16 unembed;  // [C, V]
+    KernelLevel level = KernelLevel::PORTABLE;  // the kernel level the products run at (gemm_bf16.h)
 };
 
 enum class LmDtype { FP32, BF16 };
@@ -66,8 +67,9 @@ void lm_init_random(LmModel& m, uint64_t seed);
 
 // Inference precision of the forward pass. BF16 packs bf16 copies of the current weights (call it after the
 // weights are final: later changes to params are not seen until it is called again); FP32 drops them.
-// lm_backward refuses a model in BF16 (training is float32).
-void lm_set_dtype(LmModel& m, LmDtype dtype);
+// lm_backward refuses a model in BF16 (training is float32). level: the kernel level of the bf16 products
+// (core/gemm_bf16.h says what runs at each; a level above the CPU's runs as the CPU's best).
+void lm_set_dtype(LmModel& m, LmDtype dtype, KernelLevel level = kernel_level());
 inline LmDtype lm_dtype(const LmModel& m) { return m.bf16 ? LmDtype::BF16 : LmDtype::FP32; }
 
 // Key/value cache for incremental generation (batch 1).
