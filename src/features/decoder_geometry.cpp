@@ -41,7 +41,9 @@ void top_k(const float* row, int64_t n, int k, int64_t skip, bool largest, std::
 
 }  // namespace
 
-bool is_neuron_basis_hook(const std::string& hook) { return ends_with(hook, "mlp.hook_post"); }
+bool is_neuron_basis_hook(const std::string& hook) {
+    return ends_with(hook, "mlp.hook_post") || ends_with(hook, "mlp.hook_pre");
+}
 
 bool has_logit_path(const LmConfig& cfg, const std::string& hook) {
     (void)cfg;

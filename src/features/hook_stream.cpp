@@ -9,19 +9,6 @@
 
 namespace unfold {
 
-ForwardOptions forward_options_for_hook(const LmConfig& cfg, const std::string& hook) {
-    ForwardOptions fo;
-    fo.logits = hook.rfind("ln_final", 0) == 0;  // the final norm is computed together with the logits
-    if (hook.rfind("blocks.", 0) == 0) {
-        const size_t dot = hook.find('.', 7);
-        fo.last_layer = std::stoll(hook.substr(7, dot - 7));
-    } else if (!fo.logits) {
-        fo.last_layer = 0;  // hook_embed, hook_pos_embed
-    }
-    if (fo.last_layer >= cfg.n_layers) fo.last_layer = -1;
-    return fo;
-}
-
 HookStream::HookStream(const LmModel& m, const std::vector<int32_t>& tokens, const HookStreamOptions& o)
     : m_(m), tokens_(tokens), o_(o) {
     d_ = hook_row_dim(m.cfg, o.hook);  // validates the hook

@@ -11,11 +11,16 @@
 
 namespace unfold {
 
-// block index of a hook (for stopping the forward pass early); -1 = needs the full model
-static int64_t hook_layer(const std::string& hook) {
-    if (hook == "hook_embed" || hook == "hook_pos_embed") return 0;
-    if (hook.rfind("blocks.", 0) == 0) return std::stoll(hook.substr(7, hook.find('.', 7) - 7));
-    return -1;
+ForwardOptions forward_options_for_hook(const LmConfig& cfg, const std::string& hook) {
+    ForwardOptions fo;
+    // the final norm is computed together with the logits
+    fo.logits = hook.rfind("ln_final.", 0) == 0 || hook.rfind("unembed.", 0) == 0;
+    if (hook.rfind("blocks.", 0) == 0)
+        fo.last_layer = std::stoll(hook.substr(7, hook.find('.', 7) - 7));
+    else if (hook == "hook_embed" || hook == "hook_pos_embed")
+        fo.last_layer = 0;
+    if (fo.last_layer >= cfg.n_layers) fo.last_layer = -1;
+    return fo;
 }
 
 LmCacheResult lm_cache_activations(const LmModel& m, const std::vector<int32_t>& tokens, const LmCacheOptions& o,
@@ -52,10 +57,7 @@ LmCacheResult lm_cache_activations(const LmModel& m, const std::vector<int32_t>&
     UNFOLD_CHECK(done <= total_rows, "%s: already holds %lld rows, more than the %lld asked for", out_dir.c_str(),
                  (long long)done, (long long)total_rows);
     const int64_t start_rows = done;
-    ForwardOptions fo;
-    fo.last_layer = hook_layer(o.hook);
-    // the final norm is computed together with the logits
-    fo.logits = o.hook.rfind("ln_final.", 0) == 0 || o.hook.rfind("unembed.", 0) == 0;
+    ForwardOptions fo = forward_options_for_hook(m.cfg, o.hook);
     HookSet hooks;
     std::vector<float> act;  // [B, T, d] of the current batch
     hooks.add(o.hook, [&](const std::string&, float* data, const Shape& s) {

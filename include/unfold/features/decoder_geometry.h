@@ -7,7 +7,7 @@
 //     projection W_out. Hooks without a linear path to the logits (attention patterns, queries/keys, norm
 //     scales) have none (has_logit_path false).
 //   nearest decoder neighbours: the features whose decoder directions have the largest cosine with u.
-//   neuron alignment (neuron-basis hooks, mlp.hook_post): the neuron with the largest |cos(u, e_i)|, that
+//   neuron alignment (neuron-basis hooks, mlp.hook_post / hook_pre): the neuron with the largest |cos(u, e_i)|, that
 //     cosine and the share u_i^2 / ||u||^2 of the direction's squared norm it holds.
 #pragma once
 #include <cstdint>
@@ -26,7 +26,7 @@ struct IdValue {
 };
 
 bool has_logit_path(const LmConfig& cfg, const std::string& hook);
-bool is_neuron_basis_hook(const std::string& hook);  // mlp.hook_post
+bool is_neuron_basis_hook(const std::string& hook);  // mlp.hook_post, mlp.hook_pre
 
 // promoted[f] (k largest, descending), suppressed[f] (k smallest, ascending) for every feature.
 // Blocked over features (memory: block * V floats). Throws for a hook without a logit path.

@@ -65,9 +65,6 @@ class HookStream {
     std::vector<float> act_;
 };
 
-// Forward options that stop right after `hook` (no logits unless the hook is the final norm's).
-ForwardOptions forward_options_for_hook(const LmConfig& cfg, const std::string& hook);
-
 // The stream's rows as an ActivationSource (sequential, no shuffle), rows = windows * T. next_batch serves
 // rows in order and wraps around at the end. describe() names the hook; meta() records hook and context.
 std::unique_ptr<ActivationSource> make_hook_source(const LmModel& m, const std::vector<int32_t>& tokens,

@@ -40,6 +40,9 @@ struct LmCacheResult {
     double seconds = 0.0;
 };
 
+// Forward options that stop right after `hook` (the block it is in; logits only for ln_final / unembed hooks).
+ForwardOptions forward_options_for_hook(const LmConfig& cfg, const std::string& hook);
+
 LmCacheResult lm_cache_activations(const LmModel& m, const std::vector<int32_t>& tokens, const LmCacheOptions& opts,
                                    const std::string& out_dir);
 
