@@ -2,7 +2,10 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -31,6 +34,19 @@ inline double rel_frobenius(const std::vector<float>& a, const std::vector<float
         den += (double)ref[i] * ref[i];
     }
     return std::sqrt(num / den);
+}
+
+// Runs a shell command; returns its exit status, its stdout in *out (stderr folded in when merge_err, else
+// dropped).
+inline int run_shell(const std::string& cmd, std::string* out, bool merge_err = false) {
+    FILE* p = popen((cmd + (merge_err ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
+    if (!p) return -1;
+    char buf[4096];
+    size_t n;
+    out->clear();
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 }  // namespace unfold_test

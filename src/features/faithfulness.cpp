@@ -8,6 +8,7 @@
 #include "unfold/core/error.h"
 #include "unfold/core/progress.h"
 #include "unfold/features/splice.h"
+#include "log_softmax.h"
 #include "unfold/lm/corpus.h"
 
 namespace unfold {
@@ -27,15 +28,7 @@ Json SpliceEval::to_json() const {
 // log-softmax of each row of logits [N, V] into out (double for the KL)
 static void log_softmax_rows(const float* logits, int64_t N, int64_t V, std::vector<double>& out) {
     out.resize((size_t)(N * V));
-    for (int64_t r = 0; r < N; r++) {
-        const float* l = logits + r * V;
-        double mx = l[0];
-        for (int64_t v = 1; v < V; v++) mx = std::max(mx, (double)l[v]);
-        double s = 0;
-        for (int64_t v = 0; v < V; v++) s += std::exp((double)l[v] - mx);
-        const double lse = mx + std::log(s);
-        for (int64_t v = 0; v < V; v++) out[(size_t)(r * V + v)] = (double)l[v] - lse;
-    }
+    for (int64_t r = 0; r < N; r++) log_softmax_row(logits + r * V, V, out.data() + r * V);
 }
 
 SpliceEval sae_splice_eval(const LmModel& m, const Sae& sae, const std::vector<int32_t>& tokens,

@@ -10,6 +10,7 @@
 #include "unfold/features/hook_stream.h"
 #include "unfold/features/splice.h"
 #include "unfold/lm/cache.h"
+#include "log_softmax.h"
 
 namespace unfold {
 
@@ -116,14 +117,6 @@ EffectResult features_effect(const LmModel& m, const Sae& sae, const std::vector
     LmActs clean, abl;
     ForwardOptions fo;
     std::vector<float> logp_clean((size_t)V), logp_abl((size_t)V);
-    auto log_softmax = [&](const float* l, float* out) {
-        double mx = l[0];
-        for (int64_t v = 1; v < V; v++) mx = std::max(mx, (double)l[v]);
-        double s = 0;
-        for (int64_t v = 0; v < V; v++) s += std::exp((double)l[v] - mx);
-        const double lse = mx + std::log(s);
-        for (int64_t v = 0; v < V; v++) out[v] = (float)((double)l[v] - lse);
-    };
     Progress bar(scan.ctx, "effect", stream.windows() * T, "tok");
     HookBatch b;
     while (stream.next(b)) {
@@ -149,8 +142,8 @@ EffectResult features_effect(const LmModel& m, const Sae& sae, const std::vector
             for (size_t i = 0; i < rows.size(); i++) {
                 const int64_t r = rows[i];
                 const int32_t target = b.ids[r + 1];
-                log_softmax(clean.logits.data() + r * V, logp_clean.data());
-                log_softmax(abl.logits.data() + r * V, logp_abl.data());
+                log_softmax_row(clean.logits.data() + r * V, V, logp_clean.data());
+                log_softmax_row(abl.logits.data() + r * V, V, logp_abl.data());
                 sum_clean -= logp_clean[(size_t)target];
                 sum_abl -= logp_abl[(size_t)target];
                 sum_act += vals[i];

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "../test_util.h"
 #include "features_testing.h"
 #include "unfold/io/fileio.h"
 #include "unfold/io/json.h"
@@ -24,14 +25,7 @@ const std::string kModelArgs =
     " --model " + kStoriesDir + "stories260K.bin --tokenizer " + kStoriesDir + "tok512.bin ";
 
 int sh(const std::string& cmd, std::string* out, bool merge_err = false) {
-    FILE* p = popen((cmd + (merge_err ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
-    if (!p) return -1;
-    char buf[4096];
-    size_t n;
-    out->clear();
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return unfold_test::run_shell(cmd, out, merge_err);
 }
 
 // a corpus file of sampled stories and an SAE folder at blocks.4.hook_resid_post (context 32, BOS)

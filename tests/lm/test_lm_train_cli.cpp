@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../test_util.h"
 #include "unfold/io/fileio.h"
 #include "unfold/io/json.h"
 #include "unfold/io/shards.h"
@@ -20,14 +21,7 @@ static const std::string kStories = std::string(UNFOLD_SOURCE_DIR) + "/models/st
 
 // Runs a shell command; returns exit status, stdout in *out (stderr folded in when merge_err).
 static int sh(const std::string& cmd, std::string* out, bool merge_err = false) {
-    FILE* p = popen((cmd + (merge_err ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
-    if (!p) return -1;
-    char buf[4096];
-    size_t n;
-    out->clear();
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return unfold_test::run_shell(cmd, out, merge_err);
 }
 
 static struct TmpCleanup {
