@@ -1,6 +1,8 @@
 // args.cpp: flag parsing, help text and group dispatch.
 #include "args.h"
 
+#include <csignal>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -99,6 +101,7 @@ Args parse_args(const CommandSpec& spec, int argc, char** argv) {
     // The program is the host: its threads are the process default, and every library call gets the context.
     a.ctx.threads = t > 0 ? t : hardware_threads();
     a.ctx.quiet = a.flag("quiet");
+    a.ctx.should_stop = interrupted;
     set_num_threads(a.ctx.threads);
     return a;
 }
@@ -151,5 +154,23 @@ int dispatch(const std::string& group_name, const std::string& group_summary, co
         if (c.name == argv[0]) return c.run(argc - 1, argv + 1);
     fail("%s: unknown command '%s' (see '%s --help')", group_name.c_str(), argv[0], group_name.c_str());
 }
+
+static volatile std::sig_atomic_t g_interrupted = 0;
+
+static void on_interrupt(int sig) {
+    if (g_interrupted) {  // the second one: stop now
+        std::signal(sig, SIG_DFL);
+        std::raise(sig);
+        return;
+    }
+    g_interrupted = 1;
+}
+
+void install_interrupt_handler() {
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
+}
+
+bool interrupted() { return g_interrupted != 0; }
 
 }  // namespace unfold

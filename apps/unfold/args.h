@@ -60,6 +60,12 @@ Args parse_args(const CommandSpec& spec, int argc, char** argv);
 
 void print_help(const CommandSpec& spec);
 
+// Ctrl-C (SIGINT) / SIGTERM: the first sets a flag that every Args::ctx polls (should_stop), so a long run
+// stops at its next step and saves what it can (e.g. `features build` writes its .partial); a second
+// signal ends the process at once. main() installs it.
+void install_interrupt_handler();
+bool interrupted();
+
 // Groups: `unfold toy <command>`: prints the list of commands of a group.
 struct CommandEntry {
     std::string name;

@@ -11,6 +11,7 @@
 
 #include "cli_features.h"
 #include "commands.h"
+#include "unfold/core/context.h"
 #include "unfold/core/error.h"
 
 namespace {
@@ -63,11 +64,15 @@ int main(int argc, char** argv) {
         usage();
         return argc < 2 ? 2 : 0;
     }
+    unfold::install_interrupt_handler();
     try {
         for (const auto& g : kGroups)
             if (!std::strcmp(argv[1], g.name)) return g.run(argc - 2, argv + 2);
         std::fprintf(stderr, "unfold: unknown group '%s' (see 'unfold --help')\n", argv[1]);
         return 2;
+    } catch (const unfold::Cancelled& e) {
+        std::fprintf(stderr, "unfold: interrupted (%s)\n", e.what());
+        return 130;
     } catch (const unfold::Error& e) {
         std::fprintf(stderr, "unfold: error: %s\n", e.what());
         return 1;

@@ -160,6 +160,7 @@ FeaturesBuildResult features_build(const LmModel& m, const Sae& sae, const std::
         o.ctx.info("features build: no %s to resume; starting from the beginning", partial.c_str());
     }
     stream.seek(start);
+    const int64_t rows_before = st.rows();  // rows a resumed run had already seen
 
     SparseCodes codes;
     std::vector<uint8_t> skip;
@@ -317,7 +318,7 @@ FeaturesBuildResult features_build(const LmModel& m, const Sae& sae, const std::
     res.windows = st.windows();
     res.d_sae = F;
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    res.rows_per_second = pass_seconds > 0 ? (double)rows / pass_seconds : 0.0;
+    res.rows_per_second = pass_seconds > 0 ? (double)(rows - rows_before) / pass_seconds : 0.0;
     return res;
 }
 
