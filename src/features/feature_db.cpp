@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -41,14 +42,22 @@ CREATE INDEX neighbours_by_feature ON neighbours(feature, rank);
 
 sqlite3* H(void* p) { return (sqlite3*)p; }
 
+// SQLite's messages (e.g. quick_check's report) may span lines; an error is one line
+std::string one_line(std::string m) {
+    for (char& c : m)
+        if (c == '\n' || c == '\r') c = ';';
+    if (m.size() > 300) m = m.substr(0, 300) + "...";
+    return m;
+}
+
 [[noreturn]] void sql_fail(sqlite3* db, const std::string& path, const char* what) {
-    fail("%s: %s: %s", path.c_str(), what, db ? sqlite3_errmsg(db) : "cannot open");
+    fail("%s: %s: %s", path.c_str(), what, db ? one_line(sqlite3_errmsg(db)).c_str() : "cannot open");
 }
 
 void exec(sqlite3* db, const std::string& path, const char* sql) {
     char* err = nullptr;
     if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-        std::string e = err ? err : "error";
+        std::string e = one_line(err ? err : "error");
         sqlite3_free(err);
         fail("%s: %s", path.c_str(), e.c_str());
     }
@@ -109,13 +118,21 @@ std::string i64s_json(const std::vector<int64_t>& v) {
     return s + "]";
 }
 
+// a JSON array of numbers in [lo, hi] (integral when `integral`), from an untrusted text column
 template <class T>
-std::vector<T> parse_numbers(const std::string& text, const std::string& path, const char* field) {
+std::vector<T> parse_numbers(const std::string& text, const std::string& path, const char* field, double lo, double hi,
+                             bool integral) {
     Json j = json_parse(text, path + ": " + field);
     UNFOLD_CHECK(j.is_arr(), "%s: %s is not a JSON array", path.c_str(), field);
     std::vector<T> out;
     out.reserve(j.arr.size());
-    for (const Json& x : j.arr) out.push_back((T)x.as_num(path + ": " + field));
+    for (const Json& x : j.arr) {
+        const double v = x.as_num(path + ": " + field);
+        UNFOLD_CHECK(std::isfinite(v) && v >= lo && v <= hi && (!integral || v == std::floor(v)),
+                     "%s: %s holds %g, expected %s in [%g, %g]", path.c_str(), field, v,
+                     integral ? "an integer" : "a number", lo, hi);
+        out.push_back((T)v);
+    }
     return out;
 }
 
@@ -253,7 +270,7 @@ FeatureDb::FeatureDb(const std::string& path) : path_(path) {
             vocab_.push_back(v.ct(1));
         }
         Stmt q(db, path, "PRAGMA quick_check");
-        UNFOLD_CHECK(q.step() && q.ct(0) == "ok", "%s: damaged database (%s)", path.c_str(), q.ct(0).c_str());
+        UNFOLD_CHECK(q.step() && q.ct(0) == "ok", "%s: damaged database (%s)", path.c_str(), one_line(q.ct(0)).c_str());
     } catch (...) {
         sqlite3_close(db);
         db_ = nullptr;
@@ -307,7 +324,7 @@ DbFeature FeatureDb::feature(int64_t id) const {
         f.max_act = s.cd(4);
         f.label = s.ct(5);
         f.hist_hi = s.cd(6);
-        f.histogram = parse_numbers<int64_t>(s.ct(7), path_, "features.histogram");
+        f.histogram = parse_numbers<int64_t>(s.ct(7), path_, "features.histogram", 0, 9.007199254740992e15, true);
         if (!s.cnull(8)) {
             f.neuron = s.ci(8);
             f.neuron_cos = s.cd(9);
@@ -327,8 +344,8 @@ DbFeature FeatureDb::feature(int64_t id) const {
             c.corpus_index = s.ci(4);
             c.pos = (int)s.ci(5);
             c.first = (int)s.ci(6);
-            c.tokens = parse_numbers<int32_t>(s.ct(7), path_, "contexts.tokens");
-            c.activations = parse_numbers<float>(s.ct(8), path_, "contexts.activations");
+            c.tokens = parse_numbers<int32_t>(s.ct(7), path_, "contexts.tokens", 0, (double)vocab_.size() - 1, true);
+            c.activations = parse_numbers<float>(s.ct(8), path_, "contexts.activations", -3.4e38, 3.4e38, false);
             UNFOLD_CHECK(c.tokens.size() == c.activations.size(),
                          "%s: feature %lld: a context with %zu tokens and %zu activations", path_.c_str(),
                          (long long)id, c.tokens.size(), c.activations.size());

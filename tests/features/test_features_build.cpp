@@ -343,6 +343,35 @@ TEST(FeaturesBuild, BadDatabasesAndInputsAreOneLineErrors) {
         for (int64_t f = 0; f < x.n_features(); f++) x.feature(f);
     });
     EXPECT_NE(e.find("half.db"), std::string::npos) << e;
+    // 160 bytes spread over the file flipped in turn, and 40 prefixes: reading the whole database either works
+    // or fails with one line naming the file - never a crash
+    int failures = 0, reads = 0;
+    auto read_all = [&](const std::string& path) {
+        try {
+            FeatureDb x(path);
+            for (int64_t f = 0; f < x.n_features(); f++) x.feature_json(x.feature(f));
+            x.list();
+            reads++;
+        } catch (const Error& err) {
+            failures++;
+            const std::string m = err.what();
+            EXPECT_NE(m.find(path), std::string::npos) << m;
+            EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+        }
+    };
+    const size_t step = bytes.size() / 160 + 1;
+    for (size_t i = 7; i < bytes.size(); i += step) {
+        std::string b = bytes;
+        b[i] = (char)(b[i] ^ 0x5a);
+        write_file_atomic(tmp.file("flip.db"), b);
+        read_all(tmp.file("flip.db"));
+    }
+    for (size_t n = 0; n < bytes.size(); n += bytes.size() / 40 + 1) {
+        write_file_atomic(tmp.file("cut.db"), bytes.substr(0, n));
+        read_all(tmp.file("cut.db"));
+    }
+    printf("corrupted databases: %d read, %d refused with one line\n", reads, failures);
+    EXPECT_GT(failures, 40);
     e = error_of([&] { FeatureDb x(tmp.file("none.db")); });
     EXPECT_NE(e.find("none.db: no such file"), std::string::npos) << e;
     for (const std::string& m : {e}) EXPECT_EQ(m.find('\n'), std::string::npos);
