@@ -77,7 +77,8 @@ inline LmDtype lm_dtype(const LmModel& m) { return m.bf16 ? LmDtype::BF16 : LmDt
 // every forward (~2x float32 on batches). At the other levels (avx2, avx512, portable) only forwards of up
 // to kGemmBf16SmallRows (16) rows, such as token-by-token generation with a KV cache (avx2: ~1.5-2x and
 // more); larger forwards (batches, long prompts) run the float32 products on params, so they take float32
-// time and give float32's logits bit for bit. Otherwise (FP32 model) false.
+// time and give float32's logits bit for bit (so there a sequence's logits depend on whether its forward had
+// more than 16 rows: bf16 alone, fp32 in a batch). Otherwise (FP32 model) false.
 bool lm_uses_bf16(const LmModel& m, int64_t rows);
 
 // Key/value cache for incremental generation (batch 1).
