@@ -2,8 +2,10 @@
 // inference product (core/gemm_bf16.h) at each kernel level this CPU runs, side by side on the same data and
 // threads. Shapes are GPT-2 small's (d_model 768): qkv, attention output, MLP in, MLP out, unembedding; rows
 // M = 1 and 4 (token-by-token generation: bound by the bytes of weights read) and 64, 512 (batches:
-// bound by arithmetic). Prints one JSON line per (shape, M, level), then a table of ratios bf16 / fp32
-// (above 1 = bf16 faster). Run bench_gemm --help for the flags and what to expect on which CPU.
+// bound by arithmetic). Prints one JSON line per (shape, M, level), then a table of ratios fp32 time / bf16
+// time (above 1 = bf16 faster): gemm_bf16 itself, and what a bf16 model's forward runs for M rows (the bf16
+// product where gemm_bf16_pays_off, else the fp32 product on the fp32 weights: ratio 1 by construction).
+// Run bench_gemm --help for the flags and what to expect on which CPU.
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -25,7 +27,7 @@ using clk = std::chrono::steady_clock;
 
 static const char* kHelp =
     "bench_gemm: float32 sgemm (OpenBLAS) vs the bf16 product at each kernel level, GPT-2 small's shapes\n"
-    "  --rows LIST     rows M (default 1,4,64,512)\n"
+    "  --rows LIST     rows M (default 1,4,16,64,512)\n"
     "  --levels LIST   kernel levels (default: every level this CPU runs of portable,avx2,avx512-bf16;\n"
     "                  avx512 runs the same code as avx2)\n"
     "  --shapes LIST   of qkv,attn_out,mlp_in,mlp_out,unembed (default all)\n"
@@ -37,9 +39,11 @@ static const char* kHelp =
     "              the multiply-adds of a float32 FMA); at M 1-4 the bytes of weights read decide: up to 2x.\n"
     "  avx2 (any AVX2 CPU: AMD Zen 2/3, Intel Haswell to Ice Lake; also avx512 CPUs without BF16): at M <= 16\n"
     "              an AVX2 FMA kernel reading half the bytes: 1.5-2x (and more at M 1: OpenBLAS's sgemm is\n"
-    "              slow on one row); above, weights widened to float32 and sgemm: ~0.95x at M 512, ~0.85x at\n"
-    "              M 64 (the widening is a larger share of the work).\n"
+    "              slow on one row); above, gemm_bf16 widens the weights to float32 for sgemm: 0.90-0.99x at\n"
+    "              M 512, 0.77-0.90x at M 64 (rounding A and widening W cost memory bandwidth).\n"
     "  portable    (any CPU): plain C++, well below fp32 at large M.\n"
+    "The \"model\" columns are what a bf16 model's forward runs (lm_uses_bf16): gemm_bf16 where it pays off\n"
+    "(avx512-bf16: every M; other levels: M <= 16), else the fp32 product itself (ratio 1.00, path fp32).\n"
     "Ratios move by ~10% between runs on a shared machine; compare levels within one run.\n";
 
 static bool g_cpu_clock = false;  // --clock cpu
@@ -79,7 +83,7 @@ static std::vector<std::string> split(const std::string& s) {
 
 int main(int argc, char** argv) {
     int64_t d = 768, vocab = 50257, threads = 2, reps = 5;
-    std::string rows_s = "1,4,64,512", levels_s, shapes_s = "qkv,attn_out,mlp_in,mlp_out,unembed";
+    std::string rows_s = "1,4,16,64,512", levels_s, shapes_s = "qkv,attn_out,mlp_in,mlp_out,unembed";
     for (int i = 1; i < argc; i++) {
         std::string k = argv[i];
         if (k == "--help" || k == "-h") {
@@ -143,7 +147,7 @@ int main(int argc, char** argv) {
     struct Row {
         std::string shape;
         int64_t M;
-        std::vector<double> ratio;
+        std::vector<double> ratio, model;  // per level: gemm_bf16, what the model runs
     };
     std::vector<Row> table;
     for (const Shape& s : shapes) {
@@ -163,24 +167,37 @@ int main(int argc, char** argv) {
             const double t32 = best_seconds((int)reps, [&] { matmul(C.data(), A.data(), W.data(), M, s.K, s.N); });
             std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let those workers go to sleep
             for (size_t li = 0; li < levels.size(); li++) {
+                // what the model runs: gemm_bf16 where it pays off, else the same sgemm as t32
+                const bool bf16_model = gemm_bf16_pays_off(M, levels[li]);
+                const double model_ratio = bf16_model ? t32 / t16[li] : 1.0;
                 std::printf("{\"shape\": \"%s\", \"M\": %lld, \"K\": %lld, \"N\": %lld, \"threads\": %lld, \"level\": \"%s\", "
-                            "\"path\": \"%s\", \"sgemm_gflops\": %.1f, \"bf16_gflops\": %.1f, \"ratio\": %.2f}\n",
+                            "\"path\": \"%s\", \"sgemm_gflops\": %.1f, \"bf16_gflops\": %.1f, \"ratio\": %.2f, "
+                            "\"model_path\": \"%s\", \"model_ratio\": %.2f}\n",
                             s.name.c_str(), (long long)M, (long long)s.K, (long long)s.N, (long long)threads,
                             kernel_level_name(levels[li]), gemm_bf16_path(M, levels[li]), flop / t32 / 1e9,
-                            flop / t16[li] / 1e9, t32 / t16[li]);
+                            flop / t16[li] / 1e9, t32 / t16[li], bf16_model ? gemm_bf16_path(M, levels[li]) : "fp32",
+                            model_ratio);
                 row.ratio.push_back(t32 / t16[li]);
+                row.model.push_back(model_ratio);
             }
             std::fflush(stdout);
             table.push_back(row);
         }
     }
-    std::printf("# ratio fp32 sgemm time / bf16 time (above 1: bf16 faster)\n# %-9s %5s", "shape", "M");
-    for (KernelLevel l : levels) std::printf(" %12s", kernel_level_name(l));
+    std::printf("# ratio fp32 sgemm time / bf16 time (above 1: bf16 faster); per level gemm_bf16, then what a bf16\n"
+                "# model runs (its bf16 product where gemm_bf16_pays_off, else fp32 itself: 1.00)\n# %-9s %5s",
+                "shape", "M");
+    for (KernelLevel l : levels) std::printf(" %12s %12s", kernel_level_name(l), "model");
     std::printf("\n");
+    double worst_model = 1e30;
     for (const Row& r : table) {
         std::printf("# %-9s %5lld", r.shape.c_str(), (long long)r.M);
-        for (double x : r.ratio) std::printf(" %12.2f", x);
+        for (size_t li = 0; li < r.ratio.size(); li++) {
+            std::printf(" %12.2f %12.2f", r.ratio[li], r.model[li]);
+            worst_model = std::min(worst_model, r.model[li]);
+        }
         std::printf("\n");
     }
+    if (!table.empty() && !levels.empty()) std::printf("# lowest model ratio %.2f\n", worst_model);
     return 0;
 }

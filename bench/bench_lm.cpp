@@ -3,7 +3,9 @@
 // training step = forward + cross-entropy + backward + AdamW. Prints one JSON line (tokens/s).
 //   bench_lm [--layers 4] [--d-model 768] [--heads 12] [--vocab 50257] [--context 128] [--batch 8]
 //            [--iters 5] [--threads 2] [--arch gpt2|llama] [--only forward]
-//            [--dtype fp32|bf16]   (bf16: the forward runs on bf16 weights; training is always fp32)
+//            [--dtype fp32|bf16]   (bf16: the forward runs on bf16 weights where that pays off, lm_uses_bf16: at
+//                                   avx512-bf16 always, elsewhere only for <= 16 rows, so batch * context rows
+//                                   run fp32 there; "products" in the output says which; training is always fp32)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
     for (auto& x : ids) x = (int32_t)r.below((uint64_t)vocab);
     for (auto& x : tgt) x = (int32_t)r.below((uint64_t)vocab);
     lm_set_dtype(m, parse_lm_dtype(dtype, "bench_lm --dtype"));
+    const char* products = lm_uses_bf16(m, batch * ctx) ? "bf16" : "fp32";  // what the forward runs
     LmActs a;
     using clk = std::chrono::steady_clock;
     lm_forward(m, a, ids.data(), batch, ctx);  // warm-up
@@ -82,8 +85,8 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < iters; i++) train_step();
     if (iters > 0) trn = (double)(batch * ctx * iters) / std::chrono::duration<double>(clk::now() - t0).count();
     std::printf("{\"impl\": \"unfold\", \"arch\": \"%s\", \"dtype\": \"%s\", \"layers\": %lld, \"d_model\": %lld, \"context\": %lld, "
-                "\"batch\": %lld, \"threads\": %lld, \"forward_tokens_per_s\": %.1f, \"train_tokens_per_s\": %.1f}\n",
-                arch.c_str(), dtype.c_str(), (long long)layers, (long long)d, (long long)ctx, (long long)batch, (long long)threads,
+                "\"products\": \"%s\", \"batch\": %lld, \"threads\": %lld, \"forward_tokens_per_s\": %.1f, \"train_tokens_per_s\": %.1f}\n",
+                arch.c_str(), dtype.c_str(), (long long)layers, (long long)d, (long long)ctx, products, (long long)batch, (long long)threads,
                 fwd, trn);
     return 0;
 }

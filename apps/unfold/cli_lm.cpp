@@ -25,12 +25,13 @@ void load_inference_model(LmModel& m, const Args& a) {
     if (dtype != LmDtype::BF16) return;
     const KernelLevel level = kernel_level();
     if (level == KernelLevel::PORTABLE)
-        a.ctx.info("note: kernel level portable (no AVX2 here, or UNFOLD_KERNELS); bf16 runs on the portable "
-                   "kernel, slower than fp32");
+        a.ctx.info("note: kernel level portable (no AVX2 here, or UNFOLD_KERNELS); bf16 runs a portable kernel "
+                   "token by token and the fp32 products on batches of more than %d rows",
+                   (int)kGemmBf16SmallRows);
     else if (level != KernelLevel::AVX512_BF16)
         a.ctx.info("note: kernel level %s, no AVX512-BF16: bf16 runs an AVX2 kernel token by token (faster than "
-                   "fp32) and float32 sgemm on widened weights for batches (about fp32 speed)",
-                   kernel_level_name(level));
+                   "fp32) and the fp32 products on batches of more than %d rows (fp32 speed, fp32's results)",
+                   kernel_level_name(level), (int)kGemmBf16SmallRows);
 }
 
 std::unique_ptr<Tokenizer> open_model_tokenizer(const std::string& model_path, const std::string& explicit_path) {

@@ -15,10 +15,12 @@ int cmd_lm_train(int argc, char** argv);
 
 // --dtype of the commands that only run the forward pass (generate, eval, cache); see load_inference_model.
 inline const OptSpec kDtypeOpt = {"dtype", "fp32",
-                                  "fp32 | bf16: products on bf16 copies of the weights (logits move by ~1%). Speed "
-                                  "against fp32 by CPU: AVX512-BF16 (AMD Zen 4, Intel Sapphire Rapids) ~2x on large "
-                                  "batches; AVX2 only (AMD Zen 2/3, Intel Haswell to Ice Lake) ~1.5-2x token by token "
-                                  "and about fp32 speed on batches; other CPUs a portable kernel, slower than fp32"};
+                                  "fp32 | bf16: products on bf16 copies of the weights (logits move by ~1%). What it "
+                                  "does by CPU: AVX512-BF16 (AMD Zen 4, Intel Sapphire Rapids) every product, ~2x "
+                                  "fp32 on batches; AVX2 only (AMD Zen 2/3, Intel Haswell to Ice Lake) a bf16 kernel "
+                                  "for forwards of up to 16 rows (token by token: ~1.5-2x and more) and the fp32 "
+                                  "products on larger ones (batches, long prompts: fp32 speed and fp32's results); "
+                                  "other CPUs a portable bf16 kernel token by token, fp32 on batches"};
 // The model of an inference command: --dtype is checked first (before the slow load), then --model is
 // loaded and set to that dtype, with a note on stderr saying what bf16 runs on when the CPU has no
 // AVX512-BF16.

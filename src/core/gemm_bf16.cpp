@@ -147,6 +147,10 @@ const char* gemm_bf16_path(int64_t M, KernelLevel level) {
     return "?";
 }
 
+bool gemm_bf16_pays_off(int64_t M, KernelLevel level) {
+    return choose_path(M, level) == Path::AVX512_BF16 || M <= kGemmBf16SmallRows;
+}
+
 // A rows [M, K] (stride lda) -> [row blocks][kpairs][MR] dwords of bf16 pairs, zero padded.
 static void pack_rows(uint32_t* out, const float* A, int64_t lda, int64_t M, int64_t K, int64_t kpairs) {
     const int64_t blocks = (M + MR - 1) / MR;

@@ -143,6 +143,8 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
     const int64_t C = c.d_model, L = c.n_layers, NH = c.n_heads, KV = c.n_kv_heads, hs = c.head_dim(),
                   F = c.d_mlp, KVD = c.kv_dim(), QKVD = c.qkv_dim(), N = B * T;
     const WLayout lay = c.arch == LmArch::GPT2 ? WLayout::IN_OUT : WLayout::OUT_IN;
+    // every product of this call has N rows, so one choice holds for the whole pass (lm_uses_bf16)
+    const bool bf16 = lm_uses_bf16(m, N);
     KvCache* cache = opts.cache;
     int64_t pos0 = 0, S = T;
     if (cache) {
@@ -200,8 +202,10 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
         float* post = a.post.data() + l * N * F;
         float* mout = a.mlp_out.data() + l * N * C;
         hook(bp + "hook_resid_pre", x, sBTC);
-        const LmBf16Layer* pk = m.bf16 ? &m.bf16->layers[(size_t)l] : nullptr;
-        // one projection: the bf16 copy when the model has one, else float32 sgemm
+        // the bf16 copies when the model has them and the bf16 product pays off for N rows at its level
+        // (gemm_bf16_pays_off: every N at avx512-bf16, up to 16 rows elsewhere), else float32 on m.params
+        const LmBf16Layer* pk = bf16 ? &m.bf16->layers[(size_t)l] : nullptr;
+        // one projection: the bf16 copy or float32 sgemm (linear_forward)
         auto project = [&](float* out, int64_t ld_out, const float* inp, size_t w, size_t b, int64_t IC, int64_t OC,
                            const PackedBf16 LmBf16Layer::*packed) {
             const float* bias = b == NONE ? nullptr : m.p(b);
@@ -297,7 +301,7 @@ void lm_forward(const LmModel& m, LmActs& a, const int32_t* ids, int64_t B, int6
     norm(a.lnf.data(), a.lnf_mean.data(), a.lnf_rstd.data(), a.resid.data() + L * N * C, m.lnf_w, m.lnf_b,
          "ln_final.");
     hook("unembed.hook_in", a.lnf.data(), sBTC);
-    if (m.bf16)
+    if (bf16)
         gemm_bf16(a.logits.data(), c.vocab, a.lnf.data(), C, N, m.bf16->unembed, nullptr, m.bf16->level);
     else
         matmul_bt(a.logits.data(), a.lnf.data(), m.unembed(), N, C, c.vocab);

@@ -14,6 +14,8 @@ LmDtype parse_lm_dtype(const std::string& s, const std::string& ctx) {
     fail("%s: dtype '%s' is not one of fp32, bf16", ctx.c_str(), s.c_str());
 }
 
+bool lm_uses_bf16(const LmModel& m, int64_t rows) { return m.bf16 && gemm_bf16_pays_off(rows, m.bf16->level); }
+
 void lm_set_dtype(LmModel& m, LmDtype dtype, KernelLevel level) {
     if (dtype == LmDtype::FP32) {
         m.bf16.reset();

@@ -15,9 +15,15 @@
 //   avx2, avx512, M <= 16 an AVX2 + FMA kernel on the packed weights ("avx2"): token-by-token generation is
 //                        bound by the bytes of weights read, so half the bytes approach 2x float32.
 //   avx2, avx512, M > 16  the weight panels widened to float32 in blocks and multiplied by OpenBLAS sgemm
-//                        ("sgemm"): compute-bound, so about float32 speed (0.94-0.98x at M 512 measured,
-//                        ~0.85x at M 64 where widening is a larger share).
-//   portable             plain C++ (any CPU): slower than float32 sgemm.
+//                        ("sgemm"): compute-bound, and the rounding of A and widening of W cost memory
+//                        bandwidth on top of the sgemm, so below float32 speed (0.90-0.99x at M 512,
+//                        0.77-0.90x at M 64 measured on an AVX2 machine).
+//   portable             plain C++ (any CPU): slower than float32 sgemm on batches.
+// So bf16 only pays off against float32 at avx512-bf16 (any M) and for up to kGemmBf16SmallRows rows
+// elsewhere; gemm_bf16_pays_off says which, and a bf16 model's forward (lm/model.h) runs the float32 product
+// on its float32 weights where it does not. gemm_bf16 itself still computes the bf16 product at every M
+// (the sgemm path is its large-M route: rounded inputs at about float32 speed, for callers that want bf16
+// semantics, the tests and bench_gemm).
 // The sums agree across paths within float32 accumulation error, but not bit for bit:
 //   - portable and avx2 add each k-pair as acc + a_hi*b_hi + a_lo*b_lo in k order, the order VDPBF16PS's
 //     definition states, so they give the same bits as each other (tested);
@@ -61,5 +67,12 @@ constexpr int64_t kGemmBf16SmallRows = 16;
 
 // What gemm_bf16 runs for M rows at a level: "avx512-bf16" | "avx2" | "sgemm" | "portable".
 const char* gemm_bf16_path(int64_t M, KernelLevel level = kernel_level());
+
+// Whether gemm_bf16 is expected to be at least as fast as float32 sgemm on float32 weights for M rows at
+// this level (capped at the CPU's, like gemm_bf16): always at avx512-bf16 (twice the multiply-adds per
+// instruction), otherwise only for M <= kGemmBf16SmallRows (the avx2 or portable kernel reading half the
+// bytes of weights; above that the avx2 levels' sgemm path is 0.77-0.99x of float32 and the portable kernel
+// far slower). False means: run the float32 product instead, if the float32 weights are at hand.
+bool gemm_bf16_pays_off(int64_t M, KernelLevel level = kernel_level());
 
 }  // namespace unfold

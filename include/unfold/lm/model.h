@@ -50,8 +50,9 @@ struct LmModel {
     ParamSet params;
     std::vector<LmLayerOffsets> layers;
     size_t wte = 0, wpe = SIZE_MAX, lnf_w = 0, lnf_b = SIZE_MAX, lm_head = SIZE_MAX;
-    // Set by lm_set_dtype(BF16): the forward's products then run in bf16 (float32 accumulation); norms,
-    // attention, activations and the residual stream stay float32. Null = float32 throughout.
+    // Set by lm_set_dtype(BF16): the forward's products may then run in bf16 (float32 accumulation; see
+    // lm_uses_bf16 for when); norms, attention, activations and the residual stream stay float32. params
+    // stays float32 either way. Null = float32 throughout.
     std::shared_ptr<const LmBf16Weights> bf16;
 
     float* p(size_t off) { return params.data.data() + off; }
@@ -71,6 +72,14 @@ void lm_init_random(LmModel& m, uint64_t seed);
 // (core/gemm_bf16.h says what runs at each; a level above the CPU's runs as the CPU's best).
 void lm_set_dtype(LmModel& m, LmDtype dtype, KernelLevel level = kernel_level());
 inline LmDtype lm_dtype(const LmModel& m) { return m.bf16 ? LmDtype::BF16 : LmDtype::FP32; }
+// Whether lm_forward on B*T = rows rows runs its products (projections and unembedding) on the bf16 copies:
+// a BF16 model where the bf16 product pays off at its level (gemm_bf16_pays_off). At avx512-bf16 that is
+// every forward (~2x float32 on batches). At the other levels (avx2, avx512, portable) only forwards of up
+// to kGemmBf16SmallRows (16) rows, such as token-by-token generation with a KV cache (avx2: ~1.5-2x and
+// more); larger forwards (batches, long prompts) run the float32 products on params, so they take float32
+// time and give float32's logits bit for bit (so there a sequence's logits depend on whether its forward had
+// more than 16 rows: bf16 alone, fp32 in a batch). Otherwise (FP32 model) false.
+bool lm_uses_bf16(const LmModel& m, int64_t rows);
 
 // Key/value cache for incremental generation (batch 1).
 struct KvCache {
