@@ -48,6 +48,14 @@ Sae random_topk(int64_t d, int64_t F, int k, uint64_t seed) {
     return sae_init(c, seed);
 }
 
+// stories260K's 200 golden greedy ids, four times over: a corpus the model knows
+std::vector<int32_t> golden_corpus() {
+    const auto ids = golden_ids();
+    std::vector<int32_t> toks;
+    for (int rep = 0; rep < 4; rep++) toks.insert(toks.end(), ids.begin(), ids.end());
+    return toks;
+}
+
 std::vector<int32_t> greedy(const LmModel& m, const HookSet* hooks, int n = 40) {
     GenerateOptions o;
     o.max_new_tokens = n;
@@ -78,9 +86,7 @@ TEST(Splice, NoEditKeepsTheOutputByteForByte) {
 TEST(Splice, ExactDictionaryRecoversEverythingAndZeroDecoderNothing) {
     LmModel m;
     lm_load(m, kStories);
-    auto ids = golden_ids();
-    std::vector<int32_t> toks(ids.begin(), ids.end());
-    for (int rep = 0; rep < 3; rep++) toks.insert(toks.end(), ids.begin(), ids.end());
+    const std::vector<int32_t> toks = golden_corpus();
     SpliceEvalOptions o;
     o.hook = "blocks.1.hook_resid_mid";
     o.context = 32;
@@ -213,9 +219,7 @@ TEST(Splice, PerHeadHooksTakeFlattenedRows) {
     // width recovers everything, and a dictionary of the head size alone is refused
     LmModel m;
     lm_load(m, kStories);
-    auto ids = golden_ids();
-    std::vector<int32_t> toks(ids.begin(), ids.end());
-    for (int rep = 0; rep < 3; rep++) toks.insert(toks.end(), ids.begin(), ids.end());
+    const std::vector<int32_t> toks = golden_corpus();
     SpliceEvalOptions o;
     o.hook = "blocks.1.attn.hook_z";
     o.context = 32;
