@@ -43,6 +43,8 @@ struct FeaturesBuildResult {
     int64_t rows = 0, windows = 0, d_sae = 0;
     double seconds = 0;          // this call
     double rows_per_second = 0;  // rows this call read / the seconds of its pass over them
+    double model_seconds = 0;    // of the pass: model forward to the hook and SAE encode
+    double stats_seconds = 0;    // of the pass: the per-feature statistics (and checkpoints)
 };
 
 // vocab_text[i]: token i's text (for the vocab table and labels); size = the model's vocabulary.
