@@ -173,8 +173,17 @@ static void select_row_scan(float* v, const float* bias, int64_t n, int k, std::
         uint64_t u[2];
         std::memcpy(u, &hit, 16);
         if (!(u[0] | u[1])) continue;
-        for (int q = 0; q < 16; q++)
+        // the lanes that beat the threshold, as bits (the threshold may rise while they are inserted)
+        uint32_t bits = 0;
+        for (int q = 0; q < 4; q++) {
+            const i32x4_sel h = x[q] > t;
+            for (int l = 0; l < 4; l++) bits |= (uint32_t)(h[l] & 1) << (4 * q + l);
+        }
+        while (bits) {
+            const int q = __builtin_ctz(bits);
+            bits &= bits - 1;
             if (r[q] > thr) insert(r[q], (int32_t)(i0 + q));
+        }
     }
     for (; i0 < n; i0++) {
         if (bias) v[i0] += bias[i0];
