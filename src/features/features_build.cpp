@@ -119,6 +119,38 @@ std::string feature_label(const std::vector<LabelToken>& t, const std::vector<st
     return s;
 }
 
+namespace {
+bool valid_utf8(const std::string& s) {
+    for (size_t i = 0; i < s.size();) {
+        const unsigned char c = (unsigned char)s[i];
+        const int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > s.size()) return false;
+        for (int k = 1; k < n; k++)
+            if (((unsigned char)s[i + k] >> 6) != 2) return false;
+        i += (size_t)n;
+    }
+    return true;
+}
+}  // namespace
+
+std::vector<std::string> token_texts(const Tokenizer& tok, int64_t V) {
+    std::vector<std::string> out((size_t)V);
+    for (int64_t i = 0; i < V; i++) {
+        std::string s;
+        if (i == tok.bos_id() && tok.bos_id() != tok.eos_id()) s = "<bos>";
+        else if (i == tok.eos_id() && tok.bos_id() != tok.eos_id()) s = "<eos>";
+        else if (i < tok.vocab_size()) s = tok.decode_piece(-1, (int32_t)i);
+        else s = strformat("<id %lld>", (long long)i);
+        if (!valid_utf8(s)) {
+            std::string h;
+            for (unsigned char c : s) h += strformat("<0x%02X>", c);
+            s = h;
+        }
+        out[(size_t)i] = s;
+    }
+    return out;
+}
+
 FeaturesBuildResult features_build(const LmModel& m, const Sae& sae, const std::vector<int32_t>& tokens,
                                    const std::vector<std::string>& vocab_text, const FeaturesBuildOptions& o,
                                    const std::string& out_path) {
