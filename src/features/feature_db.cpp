@@ -330,7 +330,7 @@ DbContext FeatureDb::read_context(const void* stmt, int64_t feature) const {
 void FeatureDb::for_each_context(const std::string& kind, int max_rank,
                                  const std::function<void(int64_t feature, const DbContext&)>& fn) const {
     Stmt s(H(db_), path_, "SELECT kind, rank, value, window, corpus_index, pos, first, tokens, activations, lo, hi, "
-                          "feature FROM contexts WHERE kind=? AND rank<? ORDER BY feature, rank");
+                          "feature FROM contexts WHERE kind=? AND rank<? ORDER BY feature, rank, value DESC");
     s.t(1, kind).i(2, max_rank);
     while (s.step()) {
         const int64_t f = s.ci(11);
@@ -366,7 +366,7 @@ DbFeature FeatureDb::feature(int64_t id) const {
     }
     {
         Stmt s(db, path_, "SELECT kind, rank, value, window, corpus_index, pos, first, tokens, activations, lo, hi "
-                          "FROM contexts WHERE feature=? ORDER BY kind DESC, rank");
+                          "FROM contexts WHERE feature=? ORDER BY kind DESC, rank, value DESC");
         s.i(1, id);
         while (s.step()) {
             DbContext c = read_context(&s, id);

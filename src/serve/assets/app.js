@@ -164,7 +164,7 @@
   // bars over equal bins: counts[i] over [x0 + i w, x0 + (i+1) w); opts: width, height, fill(i), tip(i), ticks,
   // overlay (second counts drawn over the first), onclick(i)
   function barChart(counts, opts) {
-    const W = opts.width || 520, H = opts.height || 150, L = 40, B = 26, T = 8, R = 8;
+    const W = opts.width || 520, H = opts.height || 150, L = 40, B = 26, T = 8, R = 20;
     const n = counts.length;
     let top = 0;
     counts.forEach(function (c) { top = Math.max(top, c); });
@@ -378,17 +378,30 @@
       const sortKey = res.sort, order = res.order;
       // histogram
       const hist = res.histogram, edges = hist.bin_edges_log10, nb = hist.counts.length;
-      const lo = edges[0], hi = edges[edges.length - 1];
+      // the bins shown: the first bin (dead features) when it holds any, then from a bin below the first
+      // non-empty one up to the last
+      let first = 1;
+      while (first < nb - 1 && !hist.counts[first]) first++;
+      first = Math.max(1, first - 1);
+      const bins = [];
+      if (hist.counts[0]) bins.push(0);
+      for (let i = first; i < nb; i++) bins.push(i);
       const ticks = [];
-      for (let e = Math.ceil(lo); e <= hi; e += 2) ticks.push({at: (e - lo) / (hi - lo), label: e === lo ? 'dead' : '1e' + e});
-      clear(histBox).appendChild(barChart(hist.counts, {
-        width: 560, height: 160, overlay: hist.matched, ticks: ticks, log: false,
-        tip: function (i) {
-          const a = edges[i], b = edges[i + 1];
-          return [(i === 0 ? 'dead or density < 1e' + b : 'density 1e' + a + ' to 1e' + b),
+      bins.forEach(function (b, k) {
+        const at = (k + 0.5) / bins.length;
+        if (b === 0) ticks.push({at: at, label: 'dead'});
+        else if (Number.isInteger(edges[b]) && edges[b] % 1 === 0 && (bins.length < 12 || edges[b] % 2 === 0))
+          ticks.push({at: k / bins.length, label: '1e' + edges[b]});
+      });
+      clear(histBox).appendChild(barChart(bins.map(function (b) { return hist.counts[b]; }), {
+        width: 560, height: 160, overlay: bins.map(function (b) { return hist.matched[b]; }), ticks: ticks,
+        tip: function (k) {
+          const i = bins[k], a = edges[i], b = edges[i + 1];
+          return [(i === 0 ? 'dead (or density below 1e' + b + ')' : 'density 1e' + a + ' to 1e' + b),
                   int(hist.counts[i]) + ' features, ' + int(hist.matched[i]) + ' kept by the filter'];
         },
-        onclick: function (i) {
+        onclick: function (k) {
+          const i = bins[k];
           const a = i === 0 ? 0 : Math.pow(10, edges[i]), b = i === nb - 1 ? 2 : Math.pow(10, edges[i + 1]);
           setState({min_density: String(a), max_density: String(b), offset: undefined}, true);
         }}));
@@ -570,7 +583,7 @@
       if (key !== lastKey) {
         lastKey = key;
         group = h('div', {class: 'contexts'});
-        iv.insertBefore(h('details', {class: 'interval', open: true},
+        iv.insertBefore(h('details', {class: 'interval', open: c.interval[0] >= scale * 0.8},
                           h('summary', null, 'activation ' + num(c.interval[0], 3) + ' to ' + num(c.interval[1], 3)), group),
                         iv.firstChild);
       }
