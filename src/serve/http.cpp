@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -54,6 +55,12 @@ HttpServer::HttpServer(const FeatureBrowser& browser, const ServeOptions& o)
     const int workers = std::max(2, o.workers);
     I.svr.new_task_queue = [workers] { return new httplib::ThreadPool((size_t)workers); };
     I.svr.set_payload_max_length(64 * 1024);
+    // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a second server bind the same port
+    // and silently share its requests
+    I.svr.set_socket_options([](int sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     I.svr.set_keep_alive_timeout(2);
     I.svr.set_read_timeout(5);
     I.svr.set_write_timeout(5);
