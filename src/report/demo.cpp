@@ -134,8 +134,8 @@ std::string run_demo(const DemoOptions& o) {
                     "features in superposition as inputs get sparser (yellow bars = superposed features).");
         std::vector<std::vector<std::string>> rows;
         for (size_t i = 0; i < dens.size(); i++) {
-            FeatureStats sl = feature_stats(toy_feature_weights(lin, (int)i), 5, 20);
-            FeatureStats sr = feature_stats(toy_feature_weights(relu, (int)i), 5, 20);
+            ToyFeatureStats sl = feature_stats(toy_feature_weights(lin, (int)i), 5, 20);
+            ToyFeatureStats sr = feature_stats(toy_feature_weights(relu, (int)i), 5, 20);
             rows.push_back({fmt_sig(dens[i], 2), fmt_sig(linear_optimum(imp, 5, dens[i]), 4), fmt_sig(ll[i], 4),
                             fmt_sig(rl[i], 4), fmt_sig(sl.frob2, 3), fmt_sig(sr.frob2, 3)});
         }
@@ -304,7 +304,7 @@ std::string run_demo(const DemoOptions& o) {
             InstanceView v = views[bi];
             v.label = "L1 = " + fmt_sig(l1, 2);
             SuperpositionTest t = superposition_test(v.W.data(), v.m, v.n);
-            FeatureStats fs = feature_stats(v.W.data(), v.m, v.n);
+            ToyFeatureStats fs = feature_stats(v.W.data(), v.m, v.n);
             rows.push_back({fmt_sig(l1, 2), fmt_sig(tot[bi], 4), fmt_sig(rec[bi], 4), std::to_string(t.represented.size()),
                             std::to_string(t.rank), t.superposition ? "yes" : "no", fmt_sig(fs.dims_per_feature, 3)});
             groups.push_back("L1 = " + fmt_sig(l1, 2));

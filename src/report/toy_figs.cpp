@@ -69,7 +69,7 @@ Svg fig_feature_arrows(const std::vector<InstanceView>& vs, const std::string& t
     s.text(s.width / 2, 22, title, 14, "middle", "#111", "bold");
     double scale = 1.0;
     for (int i : idx) {
-        FeatureStats st = feature_stats(vs[i].W.data(), vs[i].m, vs[i].n);
+        ToyFeatureStats st = feature_stats(vs[i].W.data(), vs[i].m, vs[i].n);
         for (double x : st.norm) scale = std::max(scale, x);
     }
     for (size_t k = 0; k < idx.size(); k++) {
@@ -128,7 +128,7 @@ Svg fig_norm_bars(const std::vector<InstanceView>& vs, const std::string& title,
     s.text(s.width / 2, 22, title, 14, "middle", "#111", "bold");
     for (size_t k = 0; k < idx.size(); k++) {
         const InstanceView& v = vs[idx[k]];
-        FeatureStats st = feature_stats(v.W.data(), v.m, v.n);
+        ToyFeatureStats st = feature_stats(v.W.data(), v.m, v.n);
         double ymax = 1.2;
         for (double x : st.norm) ymax = std::max(ymax, x * 1.1);
         double oy = 50 + k * row_h;
@@ -184,7 +184,7 @@ Svg fig_dims_per_feature(const std::vector<InstanceView>& vs, const std::string&
     std::vector<std::pair<double, double>> line;
     for (size_t k = 0; k < vs.size(); k++) {
         const InstanceView& v = vs[k];
-        FeatureStats st = feature_stats(v.W.data(), v.m, v.n);
+        ToyFeatureStats st = feature_stats(v.W.data(), v.m, v.n);
         double x = 1.0 / v.density;
         for (int f = 0; f < v.n; f++) {
             if (st.norm[f] <= 0.5) continue;

@@ -25,7 +25,7 @@ std::vector<std::vector<std::string>> instance_summary_rows(ToyModel& model, con
     std::vector<std::vector<std::string>> rows;
     for (size_t i = 0; i < views.size(); i++) {
         auto& v = views[i];
-        FeatureStats st = feature_stats(v.W.data(), v.m, v.n);
+        ToyFeatureStats st = feature_stats(v.W.data(), v.m, v.n);
         SuperpositionTest t = superposition_test(v.W.data(), v.m, v.n);
         auto polys = classify_geometry(v.W.data(), v.m, v.n);
         // "3 x antipodal pair, pentagon, ..." (names counted in order of first appearance)

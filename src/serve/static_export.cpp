@@ -126,8 +126,8 @@ StaticExportResult export_static_site(const FeatureBrowser& b, const std::string
                 Json row = Json::array();
                 row.push(x.at("feature", "list"));
                 row.push(x.at("fires", "list"));
-                row.push(rounded(x.at("density", "list").num, 4));
-                row.push(rounded(x.at("max_activation", "list").num, 4));
+                row.push(x.at("density", "list"));  // full precision: the list sorts by them
+                row.push(x.at("max_activation", "list"));
                 row.push(x.at("label", "list"));
                 const Json& ex = x.at("example", "list");
                 if (ex.is_null()) {

@@ -32,9 +32,9 @@ std::vector<double> cosine_matrix(const float* W, int m, int n) {
     return C;
 }
 
-FeatureStats feature_stats(const float* W, int m, int n) {
+ToyFeatureStats feature_stats(const float* W, int m, int n) {
     UNFOLD_CHECK(m > 0 && n > 0, "feature_stats: empty W [%d, %d]", m, n);
-    FeatureStats s;
+    ToyFeatureStats s;
     s.m = m;
     s.n = n;
     std::vector<double> G = gram_matrix(W, m, n);

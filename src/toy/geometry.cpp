@@ -43,7 +43,7 @@ static int uf_find(std::vector<int>& parent, int x) {
 }
 
 std::vector<Polytope> classify_geometry(const float* W, int m, int n, const GeometryOptions& opt) {
-    FeatureStats st = feature_stats(W, m, n);
+    ToyFeatureStats st = feature_stats(W, m, n);
     std::vector<double> C = cosine_matrix(W, m, n);
     std::vector<int> rep;
     for (int i = 0; i < n; i++)

@@ -55,7 +55,7 @@ bool phase_analytic_robust(int n, double p, double r) {
 }
 
 PhaseOutcome phase_classify(const float* W, int m, int n, double* extra_interference) {
-    FeatureStats st = feature_stats(W, m, n);
+    ToyFeatureStats st = feature_stats(W, m, n);
     int e = n - 1;
     double inter = st.polysemanticity[e] * st.polysemanticity[e];
     if (extra_interference) *extra_interference = inter;

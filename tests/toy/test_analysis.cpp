@@ -60,7 +60,7 @@ void embed(std::vector<std::vector<double>>& out, const std::vector<std::vector<
 
 void check_all_D(const std::vector<std::vector<double>>& cols, int m, double expect) {
     auto W = from_columns(cols, m);
-    FeatureStats st = feature_stats(W.data(), m, (int)cols.size());
+    ToyFeatureStats st = feature_stats(W.data(), m, (int)cols.size());
     for (double d : st.dimensionality) EXPECT_NEAR(d, expect, 1e-5);
     EXPECT_NEAR(st.sum_dimensionality, m, 1e-4);
     EXPECT_NEAR(st.dims_per_feature, (double)m / cols.size(), 1e-5);
@@ -82,7 +82,7 @@ TEST(Dimensionality, PentagonAnglesAndPolysemanticity) {
     auto C = cosine_matrix(W.data(), 2, 5);
     EXPECT_NEAR(C[0 * 5 + 1], std::cos(2 * M_PI / 5), 1e-6);  // 0.309
     EXPECT_NEAR(C[0 * 5 + 2], std::cos(4 * M_PI / 5), 1e-6);  // -0.809
-    FeatureStats st = feature_stats(W.data(), 2, 5);
+    ToyFeatureStats st = feature_stats(W.data(), 2, 5);
     // sum_{j != i} cos^2 = 2 (0.309^2 + 0.809^2) = 1.5
     EXPECT_NEAR(st.polysemanticity[0], std::sqrt(1.5), 1e-4);
 }
@@ -93,7 +93,7 @@ TEST(Dimensionality, RandomMatricesRespectSumBound) {
         int m = 1 + (int)rng.below(8), n = 1 + (int)rng.below(30);
         std::vector<float> W((size_t)m * n);
         for (auto& w : W) w = (float)(rng.normal() * (0.2 + rng.uniform()));
-        FeatureStats st = feature_stats(W.data(), m, n);
+        ToyFeatureStats st = feature_stats(W.data(), m, n);
         EXPECT_LE(st.sum_dimensionality, m + 1e-6) << "m=" << m << " n=" << n;
         for (double d : st.dimensionality) {
             EXPECT_GE(d, 0.0);
@@ -102,7 +102,7 @@ TEST(Dimensionality, RandomMatricesRespectSumBound) {
     }
     // an unused (zero) feature has D = 0 and does not break its neighbours
     std::vector<float> W = {1, 0, 0, 1, 0, 0};  // [2, 3]: features e1, e2... column 2 is zero
-    FeatureStats st = feature_stats(W.data(), 2, 3);
+    ToyFeatureStats st = feature_stats(W.data(), 2, 3);
     EXPECT_NEAR(st.dimensionality[0], 1.0, 1e-6);
     EXPECT_EQ(st.dimensionality[2], 0.0);
 }

@@ -17,7 +17,7 @@
 
 namespace unfold {
 
-struct FeatureStats {
+struct ToyFeatureStats {
     int m = 0, n = 0;
     std::vector<double> norm;             // [n]
     std::vector<double> polysemanticity;  // [n]
@@ -26,7 +26,7 @@ struct FeatureStats {
     double dims_per_feature = 0;          // m / ||W||_F^2
     double sum_dimensionality = 0;        // sum_i D_i  (<= m)
 };
-FeatureStats feature_stats(const float* W, int m, int n);
+ToyFeatureStats feature_stats(const float* W, int m, int n);
 
 std::vector<double> gram_matrix(const float* W, int m, int n);   // W^T W, [n, n]
 std::vector<double> cosine_matrix(const float* W, int m, int n); // W^_i . W^_j, [n, n] (0 for zero columns)
