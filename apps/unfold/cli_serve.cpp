@@ -94,7 +94,7 @@ int cmd_features_html(int argc, char** argv) {
         {{"out", "", "folder to write (required)"},
          {"features", "", "only these feature pages (comma list; default: every feature)"},
          {"top", "10", "strongest contexts per feature page"},
-         {"interval-samples", "2", "contexts shown per activation interval"}},
+         {"interval-samples", "1", "contexts shown per activation interval"}},
         1, 1};
     Args a = parse_args(spec, argc, argv);
     if (a.help) return 0;

@@ -260,7 +260,8 @@ struct FeatureBrowser::Impl {
     std::unique_ptr<FeatureDb> db;
     mutable std::mutex db_mu, live_mu;
     std::vector<DbFeatureSummary> sums;
-    std::vector<std::string> search;  // lower-cased label + the strongest contexts' text
+    std::string search;               // every feature's lower-cased label and strongest contexts' text, '\0'-separated
+    std::vector<size_t> search_off;   // [N + 1]: feature f's text is search[search_off[f], search_off[f + 1])
     std::vector<Example> examples;
     std::vector<int32_t> order[N_KEYS][2];  // [key][0 ascending, 1 descending], ties by id
     std::vector<double> edges;               // log10 density bin edges
@@ -285,14 +286,14 @@ FeatureBrowser::FeatureBrowser(const std::string& db_path, const BrowserOptions&
     const FeatureDb& db = *I.db;
     I.sums = db.list();
     const int64_t N = (int64_t)I.sums.size();
-    I.search.resize((size_t)N);
+    std::vector<std::string> search((size_t)N);
     I.examples.resize((size_t)N);
     for (int64_t f = 0; f < N; f++) {
-        I.search[(size_t)f] = lower_ascii(I.sums[(size_t)f].label);
+        search[(size_t)f] = lower_ascii(I.sums[(size_t)f].label);
         I.dead += I.sums[(size_t)f].fires == 0;
     }
     db.for_each_context("top", std::max(1, o.search_contexts), [&](int64_t f, const DbContext& c) {
-        std::string& s = I.search[(size_t)f];
+        std::string& s = search[(size_t)f];
         s += '\n';
         for (int32_t t : c.tokens) s += lower_ascii(db.token_text(t));
         if (c.rank == 0) {
@@ -306,6 +307,14 @@ FeatureBrowser::FeatureBrowser(const std::string& db_path, const BrowserOptions&
             e.max_index = mi >= a && mi < b ? mi - a : -1;
         }
     });
+    // one buffer, so a search is one memmem pass; '\0' ends each feature's text (a query holds no NUL)
+    I.search_off.assign((size_t)N + 1, 0);
+    for (int64_t f = 0; f < N; f++) {
+        I.search += search[(size_t)f];
+        I.search += '\0';
+        I.search_off[(size_t)f + 1] = I.search.size();
+        std::string().swap(search[(size_t)f]);
+    }
     // sort orders
     for (int k = 0; k < N_KEYS; k++) {
         for (int dir = 0; dir < 2; dir++) {
@@ -465,6 +474,23 @@ Json FeatureBrowser::features_json(const QueryParams& q) const {
                 only[(size_t)v] = 1;
             }
     }
+    // the features whose text holds the query: one pass over the search buffer
+    std::vector<uint8_t> hit;
+    if (!text.empty()) {
+        hit.assign((size_t)N, 0);
+        const char* base = I.search.data();
+        const size_t len = I.search.size();
+        size_t at = 0;
+        while (at < len) {
+            const void* p = memmem(base + at, len - at, text.data(), text.size());
+            if (!p) break;
+            const size_t pos = (size_t)((const char*)p - base);
+            const size_t f = (size_t)(std::upper_bound(I.search_off.begin(), I.search_off.end(), pos) -
+                                      I.search_off.begin()) - 1;
+            hit[f] = 1;
+            at = I.search_off[f + 1];  // on to the next feature
+        }
+    }
     const std::vector<int32_t>& ord = I.order[key][order == "desc" ? 1 : 0];
     std::vector<int64_t> matched(I.counts.size(), 0);
     Json items = Json::array();
@@ -476,7 +502,7 @@ Json FeatureBrowser::features_json(const QueryParams& q) const {
         if (filter == "dead" && s.fires != 0) continue;
         if (filter == "dense" && !(s.density > dense)) continue;
         if (s.density < dmin || s.density >= dmax) continue;
-        if (!text.empty() && I.search[(size_t)f].find(text) == std::string::npos) continue;
+        if (!hit.empty() && !hit[(size_t)f]) continue;
         matched[(size_t)I.bin[(size_t)f]]++;
         if (total >= offset && total < offset + limit) {
             Json o = Json::object();

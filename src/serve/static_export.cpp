@@ -30,14 +30,15 @@ Json rounded_array(const Json& a, int digits) {
     return o;
 }
 
-// a context of feature_json without its token texts (app.js looks them up in vocab.js)
+// a context of feature_json as the page needs it: token ids (app.js looks their texts up in vocab.js),
+// activations to 3 significant digits, the max and where it is, the interval; no text, no provenance
 Json compact_context(const Json& c) {
     Json o = Json::object();
-    for (const auto& [k, v] : c.obj) {
-        if (k == "tokens" || k == "text") continue;
-        if (k == "activations") o[k] = rounded_array(v, 4);
-        else o[k] = v;
-    }
+    o["ids"] = c.at("ids", "context");
+    o["activations"] = rounded_array(c.at("activations", "context"), 3);
+    o["max"] = rounded(c.at("max", "context").num, 4);
+    o["max_index"] = c.at("max_index", "context");
+    if (const Json* iv = c.find("interval")) o["interval"] = rounded_array(*iv, 4);
     return o;
 }
 
@@ -68,7 +69,9 @@ Json compact_feature(const Json& f, int top, int per_interval) {
 }
 
 int64_t write(const std::string& path, const std::string& bytes) {
-    write_file_atomic(path, bytes);
+    AtomicFile f(path);
+    f.write(bytes);
+    f.commit(false);  // thousands of pages: no fsync each (a rerun rewrites them); each is still whole
     return (int64_t)bytes.size();
 }
 

@@ -378,7 +378,7 @@ TEST(ServeApi, StaticExportWritesEveryPageWithEscapedCompactData) {
     EXPECT_EQ(bytes, r.bytes);
     EXPECT_LT(r.bytes / kN, 8000);  // a few kB a feature
     EXPECT_EQ(read_file(out.file("static/app.js")), read_file(std::string(UNFOLD_SOURCE_DIR) + "/src/serve/assets/app.js"));
-    // a feature page: its data is the feature's, contexts without texts, activations to 4 digits
+    // a feature page: its data is the feature's, contexts without texts, activations to 3 digits
     const std::string page = read_file(out.file("feature/12.html"));
     const size_t a = page.find("id=\"unfold-data\">") + 17, b = page.find("</script>", a);
     Json d = json_parse(page.substr(a, b - a), "page");
@@ -391,7 +391,7 @@ TEST(ServeApi, StaticExportWritesEveryPageWithEscapedCompactData) {
     EXPECT_FALSE(c.has("tokens"));
     for (size_t i = 0; i < 8; i++) {
         EXPECT_EQ(c.at("ids", "").arr[i].as_int(""), p.top[1].tokens[i]);
-        EXPECT_NEAR(c.at("activations", "").arr[i].num, p.top[1].activations[i], 5e-4 * std::abs(p.top[1].activations[i]) + 1e-9);
+        EXPECT_NEAR(c.at("activations", "").arr[i].num, p.top[1].activations[i], 5e-3 * std::abs(p.top[1].activations[i]) + 1e-9);
     }
     // the linked features' labels travel with the page
     EXPECT_EQ(d.at("related", "").at("13", "").arr.at(0).str, db.feature(13).label);

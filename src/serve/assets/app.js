@@ -37,7 +37,7 @@
       if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
       else if (k === 'text') e.textContent = v;
       else if (k === 'style') for (const p in v) e.style[p] = v[p];
-      else if (k === 'dataset') for (const p in v) e.dataset[p] = v[p];
+      else if (k === 'dataset') { for (const p in v) if (v[p] !== undefined && v[p] !== null) e.dataset[p] = v[p]; }
       else e.setAttribute(k, v === true ? '' : String(v));
     }
   }
@@ -191,7 +191,8 @@
                                             class: 'bar overlay'}));
       }
       // a full-height hover target per bin
-      const hit = s('rect', {x: x, y: T, width: bw, height: H - B - T, class: 'hit' + (opts.onclick ? ' click' : '')});
+      const hit = s('rect', {x: x, y: T, width: bw, height: H - B - T, class: 'hit' + (opts.onclick ? ' click' : ''),
+                             'data-bin': opts.binId ? opts.binId(i) : i});
       if (opts.tip) withTip(hit, function () { return opts.tip(i); });
       if (opts.onclick) hit.addEventListener('click', function () { opts.onclick(i); });
       g.appendChild(hit);
@@ -335,9 +336,12 @@
                             'log\u2081\u2080 firing density of every feature (grey) and of those the current filter keeps ' +
                             '(blue). Click a bar to keep that density range.', rangeNote)]),
                        card('Features', 'intro', [
-                         h('p', null, int(info.n_features) + ' features' + (info.dead ? ', ' + int(info.dead) + ' dead' : '') +
-                           (info.hook ? ' at ' : ''), info.hook ? h('code', null, info.hook) : null,
+                         h('p', null, int(info.n_features) + ' features' + (info.hook ? ' at ' : ''),
+                           info.hook ? h('code', null, info.hook) : null,
                            info.tokens ? ' over ' + int(info.tokens) + ' tokens.' : '.'),
+                         h('div', {class: 'stats'}, stat('features', int(info.n_features)),
+                           stat('alive', int(info.n_features - (info.dead || 0))), stat('dead', int(info.dead || 0)),
+                           info.d_in ? stat('d_in', int(info.d_in)) : null),
                          info.model ? h('p', {class: 'muted'}, 'model ', h('code', null, info.model)) : null,
                          info.sae ? h('p', {class: 'muted'}, 'SAE ', h('code', null, info.sae)) : null,
                          controls])));
@@ -382,7 +386,7 @@
       // non-empty one up to the last
       let first = 1;
       while (first < nb - 1 && !hist.counts[first]) first++;
-      first = Math.max(1, first - 1);
+      first = Math.max(1, Math.min(first - 1, nb - 12));  // at least 12 bins (6 decades at 0.5)
       const bins = [];
       if (hist.counts[0]) bins.push(0);
       for (let i = first; i < nb; i++) bins.push(i);
@@ -395,6 +399,7 @@
       });
       clear(histBox).appendChild(barChart(bins.map(function (b) { return hist.counts[b]; }), {
         width: 560, height: 160, overlay: bins.map(function (b) { return hist.matched[b]; }), ticks: ticks,
+        binId: function (k) { return bins[k]; },
         tip: function (k) {
           const i = bins[k], a = edges[i], b = edges[i + 1];
           return [(i === 0 ? 'dead (or density below 1e' + b + ')' : 'density 1e' + a + ' to 1e' + b),
@@ -435,14 +440,15 @@
       });
       table.appendChild(h('thead', null, tr));
       const tb = h('tbody');
-      const maxDensity = Math.max.apply(null, res.features.map(function (f) { return f.density; }).concat([1e-12]));
+      const logLo = edges[first], logHi = edges[nb];  // the density bars span the histogram's range
       res.features.forEach(function (f) {
         const ex = h('div', {class: 'strip small'});
         if (f.example) f.example.tokens.forEach(function (t, i) {
           ex.appendChild(tokenSpan(t, f.example.activations[i], f.max_activation, {max: i === f.example.max_index}));
         });
         const dbar = h('div', {class: 'dbar'});
-        dbar.style.width = (f.density > 0 ? Math.max(2, 100 * (Math.log10(f.density) + 10) / (Math.log10(maxDensity) + 10)) : 0).toFixed(1) + '%';
+        const frac = f.density > 0 ? (Math.log10(f.density) - logLo) / (logHi - logLo) : 0;
+        dbar.style.width = (100 * Math.max(f.density > 0 ? 0.05 : 0, Math.min(1, frac))).toFixed(1) + '%';
         const row = h('tr', {dataset: {feature: f.feature}, class: f.fires === 0 ? 'dead' : ''},
                       h('td', {class: 'c-id'}, featureLink(f.feature)),
                       h('td', {class: 'c-label'}, f.label ? h('span', {class: 'label'}, f.label) : h('span', {class: 'muted'}, f.fires ? '(no label)' : 'dead')),
@@ -656,10 +662,20 @@
           row.classList.toggle('selected', Number(row.dataset.feature) === sel);
         });
       }
-      ranked.slice(0, 30).forEach(function (feat) {
+      const listed = ranked.slice(0, 12);
+      if (sel >= 0 && listed.indexOf(sel) < 0 && best[sel]) listed.push(sel);
+      const labels = {};
+      try {
+        if (listed.length) {
+          const lr = await api('features', {ids: listed.join(','), sort: 'id', limit: listed.length});
+          lr.features.forEach(function (x) { labels[x.feature] = x.label; });
+        }
+      } catch (e) { /* labels are a nicety */ }
+      listed.forEach(function (feat) {
         const row = h('tr', {dataset: {feature: feat}, class: 'pick'},
-                      h('td', null, featureLink(feat)), h('td', {class: 'numcell'}, 'max ' + num(best[feat].max, 3)),
-                      h('td', {class: 'numcell'}, best[feat].count + ' token' + (best[feat].count === 1 ? '' : 's')));
+                      h('td', null, featureLink(feat)), h('td', {class: 'rel-label'}, labels[feat] || ''),
+                      h('td', {class: 'numcell'}, 'max ' + num(best[feat].max, 3)),
+                      h('td', {class: 'numcell'}, best[feat].count + ' tok'));
         row.addEventListener('click', function (ev) {
           if (ev.target.tagName === 'A') return;
           sel = feat;
