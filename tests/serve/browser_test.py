@@ -142,15 +142,19 @@ def main():
     if not driver_exe:
         skip("no chromedriver found")
 
+    # every command runs in the repository root with paths relative to it (they show on the pages as given)
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-    stories = os.path.join(root, "models", "stories260K")
-    model = ["--model", os.path.join(stories, "stories260K.bin"), "--tokenizer", os.path.join(stories, "tok512.bin")]
-    work = os.path.abspath(a.work)
-    shots = os.path.abspath(a.screenshots or os.path.join(work, "shots"))
+    U = os.path.abspath(a.unfold)
+    work_abs = os.path.abspath(a.work)
+    shots = os.path.abspath(a.screenshots or os.path.join(work_abs, "shots"))
+    os.chdir(root)
+    model = ["--model", "models/stories260K/stories260K.bin", "--tokenizer", "models/stories260K/tok512.bin"]
+    work = os.path.relpath(work_abs, root)
+    if work.startswith(".."):
+        work = work_abs
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     os.makedirs(shots, exist_ok=True)
-    U = os.path.abspath(a.unfold)
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
 
     # ---- a database built as a user builds one --------------------------------------------------------------
@@ -383,13 +387,20 @@ def main():
         check(une == "Once upon a time" + st["unedited"]["text"] and ste == "Once upon a time" + st["steered"]["text"],
               "the steering panel shows /api/steer's two continuations")
         check(st["unedited"]["text"] != st["steered"]["text"], "clamping feature %d to 30 changes the text" % F)
-        # the trace table lets one pick another feature to shade by
-        shot("serve_live", 1300)
+        # a gentler clamp for the picture (checked against the API too)
+        e = d.find_element(By.ID, "steer-value")
+        e.clear()
+        e.send_keys("8")
+        act(lambda: d.find_element(By.ID, "steer-go").click())
+        st8 = api("steer", prompt="Once upon a time", steer="%d=8" % F, steps=24)
+        check(d.find_element(By.ID, "steer-steered").get_attribute("textContent") == "Once upon a time" + st8["steered"]["text"],
+              "and again at value 8")
+        shot("serve_live", 1000)
         no_script_ran("live")
 
         # ---- the static export, opened from disk -----------------------------------------------------------
         print("static export")
-        out = os.path.join(work, "html")
+        out = os.path.join(work_abs, "html")
         run([U, "features", "html", dbp, "--out", out, "--top", "20", "--quiet"], env=env)
         load("file://" + out + "/index.html")
         check(rows() == db.ids("density DESC, id")[:100], "the exported list shows the densest features in order")

@@ -397,6 +397,7 @@
         else if (Number.isInteger(edges[b]) && edges[b] % 1 === 0 && (bins.length < 12 || edges[b] % 2 === 0))
           ticks.push({at: k / bins.length, label: '1e' + edges[b]});
       });
+      if (edges[nb] === 0) ticks.push({at: 1, label: '1'});
       clear(histBox).appendChild(barChart(bins.map(function (b) { return hist.counts[b]; }), {
         width: 560, height: 160, overlay: bins.map(function (b) { return hist.matched[b]; }), ticks: ticks,
         binId: function (k) { return bins[k]; },
