@@ -685,7 +685,8 @@ int cmd_features(int argc, char** argv) {
                      {"show", "list features, or print one with its contexts (--json)", features_show_cmd},
                      {"trace", "features active at each token of a text", features_trace_cmd},
                      {"hypothesis", "specificity / sensitivity of features for a hypothesised context", features_hypothesis_cmd},
-                     {"effect", "ablate a feature where it fires: loss change, tokens that rise / fall", features_effect_cmd}},
+                     {"effect", "ablate a feature where it fires: loss change, tokens that rise / fall", features_effect_cmd},
+                     {"html", "write the feature browser's pages as static files (no server)", cmd_features_html}},
                     argc, argv);
 }
 

@@ -10,5 +10,7 @@ int cmd_data(int argc, char** argv);  // src/sae/cli_data.cpp  : synthetic activ
 int cmd_sae(int argc, char** argv);   // src/sae/cli_sae.cpp   : train, eval, encode, decode, report
 int cmd_dict(int argc, char** argv);  // src/sae/cli_dict.cpp  : classical sparse coding
 int cmd_lm(int argc, char** argv);    // src/lm/cli_lm.cpp     : generate, train, cache, ...
+int cmd_serve(int argc, char** argv);          // cli_serve.cpp: the feature browser on a local port
+int cmd_features_html(int argc, char** argv);  // cli_serve.cpp: `features html`, the browser as static files
 
 }  // namespace unfold

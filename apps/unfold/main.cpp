@@ -30,6 +30,7 @@ const Group kGroups[] = {
     {"dict", "classical sparse coding (FISTA / OMP codes, unit-norm dictionary updates)", unfold::cmd_dict},
     {"lm", "transformers: generate, train on text, cache activations", unfold::cmd_lm},
     {"features", "what an SAE's features mean and do: database, show, trace, hypothesis, effect", unfold::cmd_features},
+    {"serve", "browse a features database in a web browser (local server; live trace and steering)", unfold::cmd_serve},
 };
 
 void usage() {

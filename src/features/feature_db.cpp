@@ -309,6 +309,39 @@ std::vector<DbFeatureSummary> FeatureDb::list() const {
     return out;
 }
 
+// one row of `SELECT kind, rank, value, window, corpus_index, pos, first, tokens, activations, lo, hi`
+DbContext FeatureDb::read_context(const void* stmt, int64_t feature) const {
+    const Stmt& s = *(const Stmt*)stmt;
+    DbContext c;
+    c.kind = s.ct(0);
+    c.rank = (int)s.ci(1);
+    c.value = (float)s.cd(2);
+    c.window = s.ci(3);
+    c.corpus_index = s.ci(4);
+    c.pos = (int)s.ci(5);
+    c.first = (int)s.ci(6);
+    c.tokens = parse_numbers<int32_t>(s.ct(7), path_, "contexts.tokens", 0, (double)vocab_.size() - 1, true);
+    c.activations = parse_numbers<float>(s.ct(8), path_, "contexts.activations", -3.4e38, 3.4e38, false);
+    UNFOLD_CHECK(c.tokens.size() == c.activations.size(), "%s: feature %lld: a context with %zu tokens and %zu activations",
+                 path_.c_str(), (long long)feature, c.tokens.size(), c.activations.size());
+    c.lo = s.cd(9);
+    c.hi = s.cd(10);
+    return c;
+}
+
+void FeatureDb::for_each_context(const std::string& kind, int max_rank,
+                                 const std::function<void(int64_t feature, const DbContext&)>& fn) const {
+    Stmt s(H(db_), path_, "SELECT kind, rank, value, window, corpus_index, pos, first, tokens, activations, lo, hi, "
+                          "feature FROM contexts WHERE kind=? AND rank<? ORDER BY feature, rank, value DESC");
+    s.t(1, kind).i(2, max_rank);
+    while (s.step()) {
+        const int64_t f = s.ci(11);
+        UNFOLD_CHECK(f >= 0 && f < n_features_, "%s: a context of feature %lld, outside [0, %lld)", path_.c_str(),
+                     (long long)f, (long long)n_features_);
+        fn(f, read_context(&s, f));
+    }
+}
+
 DbFeature FeatureDb::feature(int64_t id) const {
     UNFOLD_CHECK(id >= 0 && id < n_features_, "%s: feature %lld is out of range [0, %lld)", path_.c_str(),
                  (long long)id, (long long)n_features_);
@@ -335,24 +368,10 @@ DbFeature FeatureDb::feature(int64_t id) const {
     }
     {
         Stmt s(db, path_, "SELECT kind, rank, value, window, corpus_index, pos, first, tokens, activations, lo, hi "
-                          "FROM contexts WHERE feature=? ORDER BY kind DESC, rank");
+                          "FROM contexts WHERE feature=? ORDER BY kind DESC, rank, value DESC");
         s.i(1, id);
         while (s.step()) {
-            DbContext c;
-            c.kind = s.ct(0);
-            c.rank = (int)s.ci(1);
-            c.value = (float)s.cd(2);
-            c.window = s.ci(3);
-            c.corpus_index = s.ci(4);
-            c.pos = (int)s.ci(5);
-            c.first = (int)s.ci(6);
-            c.tokens = parse_numbers<int32_t>(s.ct(7), path_, "contexts.tokens", 0, (double)vocab_.size() - 1, true);
-            c.activations = parse_numbers<float>(s.ct(8), path_, "contexts.activations", -3.4e38, 3.4e38, false);
-            UNFOLD_CHECK(c.tokens.size() == c.activations.size(),
-                         "%s: feature %lld: a context with %zu tokens and %zu activations", path_.c_str(),
-                         (long long)id, c.tokens.size(), c.activations.size());
-            c.lo = s.cd(9);
-            c.hi = s.cd(10);
+            DbContext c = read_context(&s, id);
             (c.kind == "top" ? f.top : f.intervals).push_back(std::move(c));
         }
     }

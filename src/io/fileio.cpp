@@ -47,10 +47,10 @@ void AtomicFile::write(const void* data, size_t n) {
     if (n && std::fwrite(data, 1, n, f_) != n) fail("%s: write failed (%s)", path_.c_str(), std::strerror(errno));
 }
 
-void AtomicFile::commit() {
+void AtomicFile::commit(bool durable) {
     UNFOLD_ASSERT(f_ != nullptr);
     if (std::fflush(f_) != 0) fail("%s: write failed (%s)", path_.c_str(), std::strerror(errno));
-    fsync(fileno(f_));
+    if (durable) fsync(fileno(f_));
     int rc = std::fclose(f_);
     f_ = nullptr;
     if (rc != 0) fail("%s: close failed (%s)", path_.c_str(), std::strerror(errno));

@@ -22,6 +22,7 @@
 // Readers open the file read-only and refuse another schema version with one line.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,11 +84,17 @@ class FeatureDb {
     int64_t n_features() const { return n_features_; }
     std::vector<DbFeatureSummary> list() const;
     DbFeature feature(int64_t id) const;            // throws for an id outside [0, n_features)
+    // Every feature's contexts of one kind ("top" | "interval") with rank < max_rank, in one pass (feature,
+    // then rank order): what a browser indexes at start without reading each feature.
+    void for_each_context(const std::string& kind, int max_rank,
+                          const std::function<void(int64_t feature, const DbContext&)>& fn) const;
     std::string token_text(int32_t id) const;       // "" for an unknown id
+    int64_t vocab_size() const { return (int64_t)vocab_.size(); }
     // The documented JSON of one feature (see `unfold features show --help`).
     Json feature_json(const DbFeature& f) const;
 
   private:
+    DbContext read_context(const void* stmt, int64_t feature) const;
     std::string path_;
     void* db_ = nullptr;  // sqlite3*
     int64_t n_features_ = 0;

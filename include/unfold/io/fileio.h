@@ -23,7 +23,9 @@ class AtomicFile {
     AtomicFile& operator=(const AtomicFile&) = delete;
     void write(const void* data, size_t n);  // throws on short write (disk full)
     void write(const std::string& s) { write(s.data(), s.size()); }
-    void commit();  // flush, fsync, close, rename into place
+    // flush, fsync, close, rename into place; durable = false skips the fsync (for the thousands of small files
+    // of a folder a rerun simply rewrites, e.g. a static website: the rename still keeps each file whole)
+    void commit(bool durable = true);
     const std::string& path() const { return path_; }
 
   private:
