@@ -24,6 +24,8 @@
 #include "unfold/lm/tokenizer.h"
 #include "unfold/report/demo.h"
 #include "unfold/sae/sae_train.h"
+#include "unfold/serve/browser.h"
+#include "unfold/serve/static_export.h"
 #include "unfold/viz/html.h"
 #include "unfold/viz/svg.h"
 
@@ -215,16 +217,25 @@ void demo_real_model(HtmlReport& r, const DemoOptions& o, std::vector<std::pair<
     SpliceEval ce = sae_splice_eval(m, tr.sae, tokens, eo);
     const double t_feat = secs_since(tf);
 
+    // the feature browser's pages as files (no server needed): real/features/index.html, feature/F.html
+    {
+        FeatureBrowser browser(db_path);
+        StaticExportOptions xo;
+        xo.ctx = q;
+        export_static_site(browser, path_join(dir, "features"), xo);
+    }
     FeatureDb db(db_path);
-    r.paragraph(strformat(
+    r.html("<p>" + strformat(
         "The same path on a real model: stories260K (a 260k-parameter Llama-style model trained on TinyStories, "
         "shipped in models/) wrote %lld stories (%zu tokens, sampled at temperature 1); unfold cached its residual "
         "stream at %s (%lld rows of %lld, windows of %lld tokens starting with BOS), trained a TopK SAE (%lld "
         "latents, k = %d, %lld steps of %lld rows) and built the feature database over every window. Everything is "
-        "in real/ beside this report: corpus.txt, acts/, sae/ (a SAELens folder) and features.db, which "
-        "`unfold features show real/features.db` lists and `unfold serve real/features.db` browses.",
+        "in real/ beside this report: corpus.txt, acts/, sae/ (a SAELens folder), features.db (which "
+        "`unfold features show real/features.db` lists and `unfold serve real/features.db` browses, live) and "
+        "features/, its dashboard pages as files: <a href=\"real/features/index.html\">the feature list</a>, one page per "
+        "feature (each card below links to its own).",
         (long long)n_stories, tokens.size(), hook.c_str(), (long long)cr.rows, (long long)cr.d, (long long)T,
-        (long long)tc_cfg.sae.d_sae, tc_cfg.sae.k, (long long)tc_cfg.steps, (long long)tc_cfg.batch));
+        (long long)tc_cfg.sae.d_sae, tc_cfg.sae.k, (long long)tc_cfg.steps, (long long)tc_cfg.batch) + "</p>\n");
     int64_t dead = 0;
     for (const auto& f : db.list()) dead += f.fires == 0;
     r.kv_table({{"SAE reconstruction (held-out rows): fraction of variance unexplained",
@@ -266,9 +277,10 @@ void demo_real_model(HtmlReport& r, const DemoOptions& o, std::vector<std::pair<
         ".tok{border-radius:2px}.tok.peak{outline:1px solid #c40}.fmeta{color:#555;font-size:13px}</style>\n";
     for (const Pick& p : picks) {
         DbFeature f = db.feature(p.id);
-        cards += strformat("<div class=\"fcard\" id=\"feature-%lld\"><b>feature %lld</b> &mdash; %s<div class=\"fmeta\">"
+        cards += strformat("<div class=\"fcard\" id=\"feature-%lld\"><b><a href=\"real/features/feature/%lld.html\">feature "
+                           "%lld</a></b> &mdash; %s<div class=\"fmeta\">"
                            "density %s, max activation %s, %lld firings</div>",
-                           (long long)f.id, (long long)f.id, xml_escape(f.label).c_str(), fmt_sig(f.density, 3).c_str(),
+                           (long long)f.id, (long long)f.id, (long long)f.id, xml_escape(f.label).c_str(), fmt_sig(f.density, 3).c_str(),
                            fmt_sig(f.max_act, 3).c_str(), (long long)f.fires);
         for (size_t i = 0; i < std::min<size_t>(4, f.top.size()); i++) cards += context_html(db, f.top[i], f.max_act);
         if (!f.promoted.empty())

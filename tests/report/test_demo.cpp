@@ -66,6 +66,12 @@ TEST(Demo, TinyDemoWritesReport) {
     EXPECT_EQ(cfg.at("metadata", "cfg").at("hook_name", "md").as_str("hook_name"), "blocks.3.hook_resid_post");
     EXPECT_EQ(cfg.at("d_sae", "cfg").as_int("d_sae"), 512);
     EXPECT_TRUE(file_exists(out + "/real/features.db"));
+    // the dashboard pages as files, each feature card linking to its page
+    EXPECT_TRUE(file_exists(out + "/real/features/index.html"));
+    const size_t at = html.find("href=\"real/features/feature/");
+    ASSERT_NE(at, std::string::npos);
+    const size_t start = at + 6, end = html.find('"', start);
+    EXPECT_TRUE(file_exists(out + "/" + html.substr(start, end - start))) << html.substr(start, end - start);
     EXPECT_GT(read_file(out + "/real/corpus.txt").size(), 1000u);
     std::filesystem::remove_all(out);
 }
