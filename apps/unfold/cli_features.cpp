@@ -27,37 +27,6 @@ namespace {
 
 // ---- shared pieces ------------------------------------------------------------------------------------
 
-bool valid_utf8(const std::string& s) {
-    for (size_t i = 0; i < s.size();) {
-        const unsigned char c = (unsigned char)s[i];
-        const int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (n == 0 || i + n > s.size()) return false;
-        for (int k = 1; k < n; k++)
-            if (((unsigned char)s[i + k] >> 6) != 2) return false;
-        i += (size_t)n;
-    }
-    return true;
-}
-
-// every id's text as it reads inside a sequence; byte pieces that are not valid UTF-8 alone become <0xXX>
-std::vector<std::string> vocab_texts(const Tokenizer& tok, int64_t V) {
-    std::vector<std::string> out((size_t)V);
-    for (int64_t i = 0; i < V; i++) {
-        std::string s;
-        if (i == tok.bos_id() && tok.bos_id() != tok.eos_id()) s = "<bos>";
-        else if (i == tok.eos_id() && tok.bos_id() != tok.eos_id()) s = "<eos>";
-        else if (i < tok.vocab_size()) s = tok.decode_piece(-1, (int32_t)i);
-        else s = strformat("<id %lld>", (long long)i);
-        if (!valid_utf8(s)) {
-            std::string h;
-            for (unsigned char c : s) h += strformat("<0x%02X>", c);
-            s = h;
-        }
-        out[(size_t)i] = s;
-    }
-    return out;
-}
-
 std::vector<OptSpec> model_opts() {
     std::vector<OptSpec> o = {{"model", "", "model: llama2.c .bin, .safetensors, or a folder with config.json"},
                               {"tokenizer", "", "tokenizer file/folder (default: the model folder's tokenizer/)"}};
@@ -204,7 +173,7 @@ int features_build_cmd(int argc, char** argv) {
     o.meta["sae"] = L->sae->path;
     o.meta["corpus"] = resolve_corpus(a.str("corpus"), "data", a.ctx);
     o.meta["corpus_tokens"] = std::to_string(tokens.size());
-    FeaturesBuildResult r = features_build(L->m, L->sae->sae, tokens, vocab_texts(*L->tok, L->m.cfg.vocab), o, out);
+    FeaturesBuildResult r = features_build(L->m, L->sae->sae, tokens, token_texts(*L->tok, L->m.cfg.vocab), o, out);
     FeatureDb db(out);
     int64_t dead = 0;
     for (const auto& f : db.list()) dead += f.fires == 0;
@@ -456,7 +425,7 @@ int features_trace_cmd(int argc, char** argv) {
         ids.insert(ids.end(), enc.begin(), enc.end());
     }
     SparseCodes codes = features_trace(L->m, sae, L->sae->hook, ids);
-    const auto texts = vocab_texts(*L->tok, L->m.cfg.vocab);
+    const auto texts = token_texts(*L->tok, L->m.cfg.vocab);
     const int64_t top = a.i64("top");
     const int64_t end = shown >= 0 ? first + shown : (int64_t)ids.size();
     Json jt = Json::array();
@@ -555,7 +524,7 @@ int features_hypothesis_cmd(int argc, char** argv) {
     }
     auto tokens = corpus_tokens(a, *L);
     CorpusScan scan = scan_from_args(a, *L);
-    const auto texts = vocab_texts(*L->tok, L->m.cfg.vocab);
+    const auto texts = token_texts(*L->tok, L->m.cfg.vocab);
     std::vector<uint8_t> tok_match(texts.size());
     for (size_t i = 0; i < texts.size(); i++) tok_match[i] = std::regex_search(texts[i], re);
     ContextPredicate pred = [&](const int32_t* ids, int64_t, int64_t pos) -> bool {
@@ -633,7 +602,7 @@ int features_effect_cmd(int argc, char** argv) {
     auto tokens = corpus_tokens(a, *L);
     CorpusScan scan = scan_from_args(a, *L);
     EffectResult r = features_effect(L->m, L->sae->sae, tokens, scan, f, (int)a.i64("top"));
-    const auto texts = vocab_texts(*L->tok, L->m.cfg.vocab);
+    const auto texts = token_texts(*L->tok, L->m.cfg.vocab);
     if (a.flag("json")) {
         Json j = Json::object();
         j["feature"] = r.feature;

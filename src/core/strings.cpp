@@ -57,4 +57,16 @@ uint64_t parse_u64(const std::string& s, const std::string& what) {
     return v;
 }
 
+bool valid_utf8(const std::string& s) {
+    for (size_t i = 0; i < s.size();) {
+        const unsigned char c = (unsigned char)s[i];
+        const int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > s.size()) return false;
+        for (int k = 1; k < n; k++)
+            if (((unsigned char)s[i + k] >> 6) != 2) return false;
+        i += (size_t)n;
+    }
+    return true;
+}
+
 }  // namespace unfold

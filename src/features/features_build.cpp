@@ -11,6 +11,7 @@
 
 #include "unfold/core/error.h"
 #include "unfold/core/progress.h"
+#include "unfold/core/strings.h"
 #include "unfold/features/decoder_geometry.h"
 #include "unfold/features/feature_db.h"
 #include "unfold/features/hook_stream.h"
@@ -119,19 +120,6 @@ std::string feature_label(const std::vector<LabelToken>& t, const std::vector<st
     return s;
 }
 
-namespace {
-bool valid_utf8(const std::string& s) {
-    for (size_t i = 0; i < s.size();) {
-        const unsigned char c = (unsigned char)s[i];
-        const int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (n == 0 || i + n > s.size()) return false;
-        for (int k = 1; k < n; k++)
-            if (((unsigned char)s[i + k] >> 6) != 2) return false;
-        i += (size_t)n;
-    }
-    return true;
-}
-}  // namespace
 
 std::vector<std::string> token_texts(const Tokenizer& tok, int64_t V) {
     std::vector<std::string> out((size_t)V);

@@ -7,6 +7,7 @@
 
 #include "../test_util.h"
 #include "args.h"
+#include "unfold/core/strings.h"
 
 using namespace unfold;
 using unfold_test::error_of;
@@ -134,3 +135,13 @@ TEST(Args, HelpAndDispatch) {
               "unfold grp: unknown command 'fly' (see 'unfold grp --help')");
 }
 
+
+TEST(Strings, ValidUtf8) {
+    EXPECT_TRUE(unfold::valid_utf8(""));
+    EXPECT_TRUE(unfold::valid_utf8("plain ascii"));
+    EXPECT_TRUE(unfold::valid_utf8("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x99\x82"));  // é € 🙂
+    EXPECT_FALSE(unfold::valid_utf8("\xff"));
+    EXPECT_FALSE(unfold::valid_utf8("\xe2\x82"));         // truncated
+    EXPECT_FALSE(unfold::valid_utf8("\xc3\x28"));         // bad continuation
+    EXPECT_FALSE(unfold::valid_utf8(std::string("\x80")));  // lone continuation byte
+}
