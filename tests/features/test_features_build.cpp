@@ -62,6 +62,17 @@ Sae standard_sae() {
     return s;
 }
 
+// the windows features_build reads for o
+HookStreamOptions stream_options(const FeaturesBuildOptions& o) {
+    HookStreamOptions ho;
+    ho.hook = o.hook;
+    ho.context = o.context;
+    ho.batch = o.batch;
+    ho.bos_id = o.bos_id;
+    ho.max_windows = (o.tokens + o.context - 2) / (o.context - 1);
+    return ho;
+}
+
 // every firing of every feature, by brute force over the same windows
 struct Firing {
     int64_t window, pos;
@@ -69,12 +80,7 @@ struct Firing {
 };
 std::vector<std::vector<Firing>> brute_force(const Sae& sae, const FeaturesBuildOptions& o, int64_t* rows) {
     ThreadScope one(1);  // build runs every batch on one thread (model and encode): the same bits
-    HookStreamOptions ho;
-    ho.hook = o.hook;
-    ho.context = o.context;
-    ho.batch = o.batch;
-    ho.bos_id = o.bos_id;
-    ho.max_windows = (o.tokens + o.context - 2) / (o.context - 1);
+    const HookStreamOptions ho = stream_options(o);
     HookStream s(stories(), corpus(), ho);
     std::vector<std::vector<Firing>> out((size_t)sae.F());
     HookBatch b;
@@ -201,12 +207,7 @@ TEST(FeaturesBuild, CoFiringMatchesABruteForceCount) {
     FeaturesBuildOptions o = options();
     o.cofire_rows = 1 << 30;
     features_build(stories(), sae, corpus(), texts(512), o, tmp.file("f.db"));
-    HookStreamOptions ho;
-    ho.hook = o.hook;
-    ho.context = o.context;
-    ho.batch = o.batch;
-    ho.bos_id = o.bos_id;
-    ho.max_windows = (o.tokens + o.context - 2) / (o.context - 1);
+    const HookStreamOptions ho = stream_options(o);
     ThreadScope one(1);
     HookStream s(stories(), corpus(), ho);
     const int64_t F = sae.F();
