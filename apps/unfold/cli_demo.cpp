@@ -9,7 +9,9 @@ namespace unfold {
 
 static const CommandSpec kDemoSpec = {
     "unfold demo",
-    "Reproduce the headline figures of Toy Models of Superposition in one self-contained HTML report.",
+    "Reproduce the headline figures of Toy Models of Superposition, then unfold a real model's activations into "
+    "features (stories260K: its own stories, a TopK SAE, the feature database, CE loss recovered, steering), in one "
+    "self-contained HTML report.",
     "unfold demo                       # writes runs/demo/report.html (under a minute on 2 idle cores)\n"
     "unfold demo --steps-scale 3       # longer training, cleaner pictures\n"
     "Prints the report's path as the last line of stdout.",
@@ -17,6 +19,8 @@ static const CommandSpec kDemoSpec = {
         {"out", "runs/demo", "output folder"},
         {"steps-scale", "1", "multiply every training length by this factor"},
         {"no-runs", "", "do not save the trained models as run folders", true},
+        {"toy-only", "", "only the toy models (skip the real-model part: stories260K, SAE, features)", true},
+        {"model", "", "folder with stories260K.bin and tok512.bin (default: models/stories260K, searched)"},
     },
 };
 
@@ -29,6 +33,8 @@ int cmd_demo(int argc, char** argv) {
     o.seed = a.seed();
     o.ctx = a.ctx;
     o.save_runs = !a.flag("no-runs");
+    o.toy_only = a.flag("toy-only");
+    o.model_dir = a.str("model");
     std::string path = run_demo(o);
     printf("%s\n", path.c_str());
     return 0;

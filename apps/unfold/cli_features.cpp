@@ -217,6 +217,8 @@ int features_build_cmd(int argc, char** argv) {
         j["dead"] = dead;
         j["seconds"] = r.seconds;
         j["tokens_per_second"] = r.rows_per_second;
+        j["model_seconds"] = r.model_seconds;
+        j["stats_seconds"] = r.stats_seconds;
         std::printf("%s\n", j.dump(2).c_str());
     } else {
         std::printf("wrote %s: %lld features (%lld dead) over %lld tokens of %s at %s; %.1f s (%.0f tokens/s)\n",

@@ -12,6 +12,12 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
                 (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
+void gemv(bool trans, int64_t M, int64_t N, float alpha, const float* A, int64_t lda, const float* x, float beta,
+          float* y) {
+    if (M == 0 || N == 0) return;
+    cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, (int)M, (int)N, alpha, A, (int)lda, x, 1, beta, y, 1);
+}
+
 void matmul(float* C, const float* A, const float* B, int64_t M, int64_t K, int64_t N, float beta) {
     gemm(false, false, M, N, K, 1.0f, A, K, B, N, beta, C, N);
 }

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -103,12 +104,13 @@ std::string ids_json(const std::vector<int32_t>& v) {
     for (size_t i = 0; i < v.size(); i++) s += (i ? "," : "") + std::to_string(v[i]);
     return s + "]";
 }
-std::string floats_json(const std::vector<float>& v) {
+std::string floats_json(const std::vector<float>& v) {  // shortest text that reads back as the same float
     std::string s = "[";
     char buf[32];
     for (size_t i = 0; i < v.size(); i++) {
-        std::snprintf(buf, sizeof buf, "%s%.9g", i ? "," : "", (double)v[i]);
-        s += buf;
+        if (i) s += ',';
+        const auto r = std::to_chars(buf, buf + sizeof buf, v[i]);
+        s.append(buf, r.ptr);
     }
     return s + "]";
 }

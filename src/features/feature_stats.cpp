@@ -30,6 +30,35 @@ uint64_t draw(uint64_t seed, int64_t f, int64_t counter, uint64_t what) {
     return rng_at(rng_key(seed, 0x46454154ULL ^ (uint64_t)f), (uint64_t)counter * 4 + what);
 }
 
+// adds the partners in `pending` (any order, repeats; all < F) to the (partner, count) list sorted by partner and
+// clears pending: counted in a per-thread dense array, so the cost is O(pending + list + new partners' sort)
+void merge_cofire(std::vector<std::pair<int32_t, int32_t>>& cofire, std::vector<int32_t>& pending, int64_t F) {
+    if (pending.empty()) return;
+    static thread_local std::vector<int32_t> cnt, touched;
+    static thread_local std::vector<std::pair<int32_t, int32_t>> fresh;
+    if ((int64_t)cnt.size() < F) cnt.assign((size_t)F, 0);
+    touched.clear();
+    for (int32_t g : pending)
+        if (cnt[(size_t)g]++ == 0) touched.push_back(g);
+    for (auto& [g, c] : cofire)
+        if (cnt[(size_t)g]) {
+            c += cnt[(size_t)g];
+            cnt[(size_t)g] = 0;
+        }
+    fresh.clear();
+    for (int32_t g : touched)
+        if (cnt[(size_t)g]) {
+            fresh.push_back({g, cnt[(size_t)g]});
+            cnt[(size_t)g] = 0;
+        }
+    pending.clear();
+    if (fresh.empty()) return;
+    std::sort(fresh.begin(), fresh.end());
+    const size_t mid = cofire.size();
+    cofire.insert(cofire.end(), fresh.begin(), fresh.end());
+    std::inplace_merge(cofire.begin(), cofire.begin() + (std::ptrdiff_t)mid, cofire.end());
+}
+
 // ---- byte serialisation for save/load --------------------------------------------------------------
 struct Out {
     std::string s;
@@ -154,10 +183,9 @@ void FeatureStats::update_feature(int64_t f, const int32_t* ids, int64_t win0, i
     const int64_t b = col_off_[(size_t)f], e = col_off_[(size_t)f + 1];
     const int64_t T = T_;
     // the context of entry j (row r): the window around it with f's activation on every shown token
-    auto make_context = [&](int64_t j) {
+    auto fill_context = [&](int64_t j, FeatureContext& c) {  // reuses c's buffers
         const int64_t r = col_row_[(size_t)j], w = r / T, pos = r % T;
         const int64_t first = std::max<int64_t>(0, pos - o_.before), last = std::min<int64_t>(T - 1, pos + o_.after);
-        FeatureContext c;
         c.value = col_val_[(size_t)j];
         c.window = win0 + w;
         c.pos = (int32_t)pos;
@@ -168,7 +196,6 @@ void FeatureStats::update_feature(int64_t f, const int32_t* ids, int64_t win0, i
             c.acts[(size_t)(col_row_[(size_t)q] - w * T - first)] = col_val_[(size_t)q];
         for (int64_t q = j + 1; q < e && col_row_[(size_t)q] <= w * T + last; q++)
             c.acts[(size_t)(col_row_[(size_t)q] - w * T - first)] = col_val_[(size_t)q];
-        return c;
     };
     auto heap_cmp = [](const FeatureContext& x, const FeatureContext& y) { return stronger(x, y); };  // front = weakest
     auto offer_top = [&](int64_t j) {
@@ -176,11 +203,11 @@ void FeatureStats::update_feature(int64_t f, const int32_t* ids, int64_t win0, i
         probe.value = col_val_[(size_t)j];
         probe.window = win0 + col_row_[(size_t)j] / T;
         if ((int)a.top.size() < o_.top) {
-            a.top.push_back(make_context(j));
+            fill_context(j, a.top.emplace_back());
             std::push_heap(a.top.begin(), a.top.end(), heap_cmp);
         } else if (stronger(probe, a.top.front())) {
             std::pop_heap(a.top.begin(), a.top.end(), heap_cmp);
-            a.top.back() = make_context(j);
+            fill_context(j, a.top.back());
             std::push_heap(a.top.begin(), a.top.end(), heap_cmp);
         }
     };
@@ -209,7 +236,6 @@ void FeatureStats::update_feature(int64_t f, const int32_t* ids, int64_t win0, i
         a.intervals = std::move(iv);
         a.hi *= 2.0f;
     };
-    std::vector<int32_t> others;
     int64_t cur_w = -1, best_j = -1;
     for (int64_t j = b; j < e; j++) {
         const int64_t r = col_row_[(size_t)j];
@@ -223,10 +249,10 @@ void FeatureStats::update_feature(int64_t f, const int32_t* ids, int64_t win0, i
         FeatureInterval& iv = a.intervals[(size_t)std::min<int64_t>(kFeatureIntervals - 1, (int64_t)(v / a.hi * kFeatureIntervals))];
         iv.seen++;
         if ((int)iv.samples.size() < o_.interval_samples) {
-            iv.samples.push_back(make_context(j));
+            fill_context(j, iv.samples.emplace_back());
         } else if (o_.interval_samples > 0) {
             const uint64_t k = draw(o_.seed, f, a.fires, 1) % (uint64_t)iv.seen;
-            if (k < (uint64_t)o_.interval_samples) iv.samples[(size_t)k] = make_context(j);
+            if (k < (uint64_t)o_.interval_samples) fill_context(j, iv.samples[(size_t)k]);
         }
         // heavy hitters of the firing token
         const int32_t tok = ids[r];
@@ -244,7 +270,7 @@ void FeatureStats::update_feature(int64_t f, const int32_t* ids, int64_t win0, i
         if (sampled_row[(size_t)r]) {
             a.sampled++;
             for (int64_t q = codes.off[(size_t)r]; q < codes.off[(size_t)r + 1]; q++)
-                if (codes.idx[(size_t)q] != f && codes.val[(size_t)q] > 0) others.push_back(codes.idx[(size_t)q]);
+                if (codes.idx[(size_t)q] != f && codes.val[(size_t)q] > 0) a.cofire_new.push_back(codes.idx[(size_t)q]);
         }
         // one context per window: the window's strongest firing
         const int64_t w = r / T;
@@ -257,24 +283,14 @@ void FeatureStats::update_feature(int64_t f, const int32_t* ids, int64_t win0, i
         }
     }
     if (best_j >= 0) offer_top(best_j);
-    if (!others.empty()) {
-        std::sort(others.begin(), others.end());
-        std::vector<std::pair<int32_t, int32_t>> merged;
-        merged.reserve(a.cofire.size() + others.size());
-        size_t i = 0, k = 0;
-        while (i < a.cofire.size() || k < others.size()) {
-            if (k >= others.size() || (i < a.cofire.size() && a.cofire[i].first < others[k])) {
-                merged.push_back(a.cofire[i++]);
-            } else {
-                const int32_t g = others[k];
-                int32_t c = 0;
-                while (k < others.size() && others[k] == g) c++, k++;
-                if (i < a.cofire.size() && a.cofire[i].first == g) c += a.cofire[i++].second;
-                merged.push_back({g, c});
-            }
-        }
-        a.cofire = std::move(merged);
-    }
+    // co-firing partners are merged into the sorted counts once enough have gathered (amortised: merging
+    // every batch would cost O(partners) per feature per batch)
+    if (a.cofire_new.size() >= std::max<size_t>(1024, a.cofire.size())) merge_cofire(a.cofire, a.cofire_new, n_features());
+}
+
+void FeatureStats::flush() {
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t f = 0; f < n_features(); f++) merge_cofire(acc_[(size_t)f].cofire, acc_[(size_t)f].cofire_new, n_features());
 }
 
 std::string FeatureStats::save() const {
@@ -311,7 +327,14 @@ std::string FeatureStats::save() const {
             o.pod(c);
         }
         o.pod(a.sampled);
-        o.vec(a.cofire);
+        if (a.cofire_new.empty()) {
+            o.vec(a.cofire);
+        } else {  // the merged counts (the state does not depend on when merges happened)
+            auto cf = a.cofire;
+            auto pending = a.cofire_new;
+            merge_cofire(cf, pending, n_features());
+            o.vec(cf);
+        }
     }
     return std::move(o.s);
 }
@@ -371,6 +394,12 @@ void FeatureStats::load(const std::string& bytes, const std::string& what) {
         }
         a.sampled = in.pod<int64_t>();
         in.vec(a.cofire, (size_t)n_features());
+        a.cofire_new.clear();
+        for (size_t i = 0; i < a.cofire.size(); i++) {
+            UNFOLD_CHECK(a.cofire[i].first >= 0 && a.cofire[i].first < n_features() && a.cofire[i].second > 0 &&
+                             (i == 0 || a.cofire[i - 1].first < a.cofire[i].first),
+                         "%s: co-firing counts out of order or range", what.c_str());
+        }
     }
     UNFOLD_CHECK(in.at == bytes.size(), "%s: %zu bytes left over after the state", what.c_str(), bytes.size() - in.at);
 }

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <memory>
 
 #include "unfold/core/error.h"
 #include "unfold/core/progress.h"
@@ -117,6 +119,38 @@ std::string feature_label(const std::vector<LabelToken>& t, const std::vector<st
     return s;
 }
 
+namespace {
+bool valid_utf8(const std::string& s) {
+    for (size_t i = 0; i < s.size();) {
+        const unsigned char c = (unsigned char)s[i];
+        const int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > s.size()) return false;
+        for (int k = 1; k < n; k++)
+            if (((unsigned char)s[i + k] >> 6) != 2) return false;
+        i += (size_t)n;
+    }
+    return true;
+}
+}  // namespace
+
+std::vector<std::string> token_texts(const Tokenizer& tok, int64_t V) {
+    std::vector<std::string> out((size_t)V);
+    for (int64_t i = 0; i < V; i++) {
+        std::string s;
+        if (i == tok.bos_id() && tok.bos_id() != tok.eos_id()) s = "<bos>";
+        else if (i == tok.eos_id() && tok.bos_id() != tok.eos_id()) s = "<eos>";
+        else if (i < tok.vocab_size()) s = tok.decode_piece(-1, (int32_t)i);
+        else s = strformat("<id %lld>", (long long)i);
+        if (!valid_utf8(s)) {
+            std::string h;
+            for (unsigned char c : s) h += strformat("<0x%02X>", c);
+            s = h;
+        }
+        out[(size_t)i] = s;
+    }
+    return out;
+}
+
 FeaturesBuildResult features_build(const LmModel& m, const Sae& sae, const std::vector<int32_t>& tokens,
                                    const std::vector<std::string>& vocab_text, const FeaturesBuildOptions& o,
                                    const std::string& out_path) {
@@ -159,31 +193,70 @@ FeaturesBuildResult features_build(const LmModel& m, const Sae& sae, const std::
     } else if (o.resume) {
         o.ctx.info("features build: no %s to resume; starting from the beginning", partial.c_str());
     }
-    stream.seek(start);
     const int64_t rows_before = st.rows();  // rows a resumed run had already seen
 
-    SparseCodes codes;
+    // P batches at a time, one per thread, each run whole on its thread (model to the hook and SAE encode with
+    // single-threaded kernels and BLAS: no fork/join per layer, and a batch's rows do not depend on the thread
+    // count); then the statistics take them in window order (parallel over features).
+    const int P = std::max(1, get_num_threads());
+    struct Lane {
+        std::unique_ptr<HookStream> stream;
+        HookBatch b;
+        SparseCodes codes;
+        SaeEncodeScratch scratch;
+        bool ok = false;
+    };
+    std::vector<Lane> lanes((size_t)P);
+    for (int i = 0; i < P; i++) lanes[(size_t)i].stream = i == 0 ? nullptr : std::make_unique<HookStream>(m, tokens, ho);
     std::vector<uint8_t> skip;
     Progress bar(o.ctx, "features build", nwin * T, "tok");
     auto last_ck = std::chrono::steady_clock::now();
-    int64_t next = start;
+    int64_t next = stream.seek(start);
+    double model_seconds = 0, stats_seconds = 0;
     try {
-        HookBatch b;
-        while (stream.next(b)) {
-            const int64_t n = b.nwin * b.T;
-            sae_encode(sae, b.act, n, codes);
-            skip.assign((size_t)n, 0);
-            if (stream.has_bos())
-                for (int64_t w = 0; w < b.nwin; w++) skip[(size_t)(w * T)] = 1;
-            st.add(b.win0, b.nwin, b.ids, codes, skip.data());
-            next = b.win0 + b.nwin;
-            bar.update(next * T);
-            if (o.checkpoint_seconds > 0 &&
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - last_ck).count() >=
-                    o.checkpoint_seconds) {
-                save_partial(partial, fp, next, st);
-                last_ck = std::chrono::steady_clock::now();
+        while (next < nwin) {
+            const auto tm = std::chrono::steady_clock::now();
+            {
+                ThreadScope single(1);
+                std::exception_ptr err;
+#pragma omp parallel for num_threads(P) schedule(static, 1)
+                for (int i = 0; i < P; i++) {
+                    Lane& l = lanes[(size_t)i];
+                    l.ok = false;
+                    try {
+                        const int64_t w = next + (int64_t)i * o.batch;
+                        if (w >= nwin) continue;
+                        HookStream& s = i == 0 ? stream : *l.stream;
+                        s.seek(w);
+                        l.ok = s.next(l.b);
+                        if (l.ok) sae_encode(sae, l.b.act, l.b.nwin * l.b.T, l.codes, l.scratch);
+                    } catch (...) {
+#pragma omp critical(features_build_error)
+                        if (!err) err = std::current_exception();
+                    }
+                }
+                if (err) std::rethrow_exception(err);
             }
+            const auto ts = std::chrono::steady_clock::now();
+            model_seconds += std::chrono::duration<double>(ts - tm).count();
+            for (Lane& l : lanes) {
+                if (!l.ok) break;
+                const HookBatch& b = l.b;
+                const int64_t n = b.nwin * b.T;
+                skip.assign((size_t)n, 0);
+                if (stream.has_bos())
+                    for (int64_t w = 0; w < b.nwin; w++) skip[(size_t)(w * T)] = 1;
+                st.add(b.win0, b.nwin, b.ids, l.codes, skip.data());
+                next = b.win0 + b.nwin;
+                bar.update(next * T);
+                if (o.checkpoint_seconds > 0 &&
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - last_ck).count() >=
+                        o.checkpoint_seconds) {
+                    save_partial(partial, fp, next, st);
+                    last_ck = std::chrono::steady_clock::now();
+                }
+            }
+            stats_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
             if (o.ctx.should_stop && o.ctx.should_stop()) throw Cancelled("features build cancelled");
         }
     } catch (const Cancelled&) {
@@ -195,6 +268,7 @@ FeaturesBuildResult features_build(const LmModel& m, const Sae& sae, const std::
         throw;
     }
     bar.finish();
+    st.flush();
     const double pass_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     // ---- geometry and derived fields ----
@@ -319,6 +393,8 @@ FeaturesBuildResult features_build(const LmModel& m, const Sae& sae, const std::
     res.d_sae = F;
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     res.rows_per_second = pass_seconds > 0 ? (double)(rows - rows_before) / pass_seconds : 0.0;
+    res.model_seconds = model_seconds;
+    res.stats_seconds = stats_seconds;
     return res;
 }
 

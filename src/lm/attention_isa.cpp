@@ -40,13 +40,31 @@ struct Acc32 {
     }
 };
 
+// max of row[0..n), n >= 1: eight running maxima, then one (max is exact, so any order gives the same value)
+static inline float row_max(const float* row, int64_t n) {
+    float mx = row[0];
+    int64_t s = 0;
+    if (n >= 8) {
+        f32x8 m = load8(row);
+        for (s = 8; s + 8 <= n; s += 8) {
+            const f32x8 x = load8(row + s);
+            m = m < x ? x : m;
+        }
+        float lanes[8];
+        std::memcpy(lanes, &m, sizeof lanes);
+        mx = lanes[0];
+        for (int q = 1; q < 8; q++) mx = std::max(mx, lanes[q]);
+    }
+    for (; s < n; s++) mx = std::max(mx, row[s]);
+    return mx;
+}
+
 // softmax in place over row[0..last]; row[last+1..S) = 0. Masked (hooked scores): a key a hook set to -inf
 // gets exactly 0 and an all -inf row becomes 0, as TransformerLens' nan-to-zero does; the same bits as the
 // plain version on finite scores (which the unhooked forward runs, without the extra select).
 template <bool Masked>
 static inline void softmax_row(float* row, int64_t last, int64_t S) {
-    float mx = -INFINITY;
-    for (int64_t s = 0; s <= last; s++) mx = std::max(mx, row[s]);
+    float mx = row_max(row, last + 1);
     if (Masked && mx == -INFINITY) {
         for (int64_t s = 0; s < S; s++) row[s] = 0.0f;
         return;
@@ -122,6 +140,46 @@ void attention_softmax_forward(float* att, const AttnDims& d) {
     }
 }
 
+// One head's out[t, :] = sum_s att[t, s] v[s, :] for a head size of 8*NV < kBlk: four query rows at a time,
+// so 4*NV independent sums stay in registers; each sum still runs over s in order (the same bits as one row
+// at a time).
+template <int NV>
+static void values_small_head(float* o, int64_t C, const float* att, int64_t S, const float* vb, int64_t kv_stride,
+                              int64_t T, int64_t pos0) {
+    int64_t t = 0;
+    for (; t + 4 <= T; t += 4) {
+        f32x8 a[4][NV] = {};
+        const int64_t l0 = std::min(pos0 + t, S - 1);
+        const float* r0 = att + t * S;
+        for (int64_t s = 0; s <= l0; s++) {
+            const float* vs = vb + s * kv_stride;
+            f32x8 v[NV];
+            for (int q = 0; q < NV; q++) v[q] = load8(vs + 8 * q);
+            for (int r = 0; r < 4; r++) {
+                const float p = r0[r * S + s];
+                for (int q = 0; q < NV; q++) a[r][q] += p * v[q];
+            }
+        }
+        for (int r = 1; r < 4; r++) {
+            const int64_t lr = std::min(pos0 + t + r, S - 1);
+            for (int64_t s = l0 + 1; s <= lr; s++) {
+                const float p = r0[r * S + s];
+                for (int q = 0; q < NV; q++) a[r][q] += p * load8(vb + s * kv_stride + 8 * q);
+            }
+        }
+        for (int r = 0; r < 4; r++) std::memcpy(o + (t + r) * C, a[r], sizeof a[r]);
+    }
+    for (; t < T; t++) {
+        f32x8 a[NV] = {};
+        const int64_t last = std::min(pos0 + t, S - 1);
+        for (int64_t s = 0; s <= last; s++) {
+            const float p = att[t * S + s];
+            for (int q = 0; q < NV; q++) a[q] += p * load8(vb + s * kv_stride + 8 * q);
+        }
+        std::memcpy(o + t * C, a, sizeof a);
+    }
+}
+
 void attention_values_forward(float* out, const float* att, const float* v, const AttnDims& d) {
     const int64_t group = d.NH / d.KV;
     const int64_t C = d.NH * d.hs;
@@ -129,6 +187,15 @@ void attention_values_forward(float* out, const float* att, const float* v, cons
     for (int64_t b = 0; b < d.B; b++)
         for (int64_t h = 0; h < d.NH; h++) {
             const int64_t g = h / group;
+            if (d.hs < kBlk && d.hs % 8 == 0) {
+                const float* ah = att + (b * d.NH + h) * d.T * d.S;
+                const float* vh = v + b * d.kv_bstride + g * d.hs;
+                float* oh = out + b * d.T * C + h * d.hs;
+                if (d.hs == 8) values_small_head<1>(oh, C, ah, d.S, vh, d.kv_stride, d.T, d.pos0);
+                else if (d.hs == 16) values_small_head<2>(oh, C, ah, d.S, vh, d.kv_stride, d.T, d.pos0);
+                else values_small_head<3>(oh, C, ah, d.S, vh, d.kv_stride, d.T, d.pos0);
+                continue;
+            }
             for (int64_t t = 0; t < d.T; t++) {
                 const float* row = att + ((b * d.NH + h) * d.T + t) * d.S;
                 float* o = out + (b * d.T + t) * C + h * d.hs;

@@ -146,7 +146,10 @@ void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* in
 
 void linear_forward(float* out, int64_t ld_out, const float* inp, const float* W, const float* bias, int64_t N,
                     int64_t IC, int64_t OC, WLayout layout) {
-    if (layout == WLayout::IN_OUT)
+    if (N == 1)  // one row (a generation step): a matrix-vector product, without gemm's packing of W
+        gemv(layout == WLayout::IN_OUT, layout == WLayout::IN_OUT ? IC : OC, layout == WLayout::IN_OUT ? OC : IC, 1.0f,
+             W, layout == WLayout::IN_OUT ? OC : IC, inp, 0.0f, out);
+    else if (layout == WLayout::IN_OUT)
         gemm(false, false, N, OC, IC, 1.0f, inp, IC, W, OC, 0.0f, out, ld_out);
     else
         gemm(false, true, N, OC, IC, 1.0f, inp, IC, W, IC, 0.0f, out, ld_out);

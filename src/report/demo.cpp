@@ -349,6 +349,8 @@ std::string run_demo(const DemoOptions& o) {
         timing.push_back({st.name, fmt_sig(st.done(), 3) + " s"});
     }
 
+    if (!o.toy_only) demo_real_model(r, o, timing);
+
     double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     r.section("timing", "Run details");
     timing.push_back({"total", fmt_sig(total, 3) + " s"});

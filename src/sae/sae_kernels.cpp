@@ -137,6 +137,63 @@ static void select_row_blocks(float* v, const float* bias, int64_t n, int k, std
     std::sort(out.begin(), out.end());
 }
 
+// Top-k of one row in one pass (bias added in place): the k best so far stay sorted (value descending, ties:
+// lower index first), and a 16-wide block is looked at element by element only when one of its values beats
+// the current k-th (or 0 while fewer than k are positive) - after the first few blocks, almost never. Writes
+// the selected positions ascending.
+typedef float f32x4_sel __attribute__((vector_size(16)));  // SSE2 registers: this file is built for the baseline
+typedef int32_t i32x4_sel __attribute__((vector_size(16)));
+static void select_row_scan(float* v, const float* bias, int64_t n, int k, std::vector<std::pair<float, int32_t>>& top,
+                            std::vector<int32_t>& out) {
+    top.resize((size_t)k);
+    int m = 0;
+    float thr = 0.0f;
+    auto insert = [&](float x, int32_t i) {
+        int p = m < k ? m++ : k - 1;
+        while (p > 0 && top[(size_t)p - 1].first < x) {
+            top[(size_t)p] = top[(size_t)p - 1];
+            p--;
+        }
+        top[(size_t)p] = {x, i};
+        if (m == k) thr = top[(size_t)k - 1].first;
+    };
+    int64_t i0 = 0;
+    for (; i0 + 16 <= n; i0 += 16) {
+        float* r = v + i0;
+        f32x4_sel x[4];
+        std::memcpy(x, r, 64);
+        if (bias) {
+            f32x4_sel bb[4];
+            std::memcpy(bb, bias + i0, 64);
+            for (int q = 0; q < 4; q++) x[q] += bb[q];
+            std::memcpy(r, x, 64);
+        }
+        const f32x4_sel t = {thr, thr, thr, thr};
+        const i32x4_sel hit = (x[0] > t) | (x[1] > t) | (x[2] > t) | (x[3] > t);
+        uint64_t u[2];
+        std::memcpy(u, &hit, 16);
+        if (!(u[0] | u[1])) continue;
+        // the lanes that beat the threshold, as bits (the threshold may rise while they are inserted)
+        uint32_t bits = 0;
+        for (int q = 0; q < 4; q++) {
+            const i32x4_sel h = x[q] > t;
+            for (int l = 0; l < 4; l++) bits |= (uint32_t)(h[l] & 1) << (4 * q + l);
+        }
+        while (bits) {
+            const int q = __builtin_ctz(bits);
+            bits &= bits - 1;
+            if (r[q] > thr) insert(r[q], (int32_t)(i0 + q));
+        }
+    }
+    for (; i0 < n; i0++) {
+        if (bias) v[i0] += bias[i0];
+        if (v[i0] > thr) insert(v[i0], (int32_t)i0);
+    }
+    out.clear();
+    for (int q = 0; q < m; q++) out.push_back(top[(size_t)q].second);
+    std::sort(out.begin(), out.end());
+}
+
 void topk_rows(float* pre, int64_t B, int64_t F, int k, SparseCodes& out, const float* bias) {
     // each row writes at most k indices into its own slot, then one pass compacts them (no per-row vectors)
     std::vector<int32_t> slot((size_t)(B * std::max(k, 0)));
@@ -149,7 +206,9 @@ void topk_rows(float* pre, int64_t B, int64_t F, int k, SparseCodes& out, const 
 #pragma omp for schedule(static)
         for (int64_t b = 0; b < B; b++) {
             float* row = pre + b * F;
-            if (k >= 1 && F / 16 >= k) {
+            if (k >= 1 && k <= 64) {
+                select_row_scan(row, bias, F, k, heap, idx);
+            } else if (k >= 1 && F / 16 >= k) {
                 select_row_blocks(row, bias, F, k, bm, tmp, heap, idx);
             } else {
                 if (bias)

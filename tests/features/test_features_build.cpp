@@ -68,6 +68,7 @@ struct Firing {
     float v;
 };
 std::vector<std::vector<Firing>> brute_force(const Sae& sae, const FeaturesBuildOptions& o, int64_t* rows) {
+    ThreadScope one(1);  // build runs every batch on one thread (model and encode): the same bits
     HookStreamOptions ho;
     ho.hook = o.hook;
     ho.context = o.context;
@@ -192,6 +193,59 @@ TEST(FeaturesBuild, MatchesABruteForcePassOverEveryCode) {
     EXPECT_GT(alive, 20);
 }
 
+TEST(FeaturesBuild, CoFiringMatchesABruteForceCount) {
+    // every row sampled: P(g fires | f fires) from the database equals the brute-force count over all rows,
+    // for the 5 most frequent partners of every feature (ties: lower index first)
+    TmpDir tmp;
+    const Sae sae = standard_sae();
+    FeaturesBuildOptions o = options();
+    o.cofire_rows = 1 << 30;
+    features_build(stories(), sae, corpus(), texts(512), o, tmp.file("f.db"));
+    HookStreamOptions ho;
+    ho.hook = o.hook;
+    ho.context = o.context;
+    ho.batch = o.batch;
+    ho.bos_id = o.bos_id;
+    ho.max_windows = (o.tokens + o.context - 2) / (o.context - 1);
+    ThreadScope one(1);
+    HookStream s(stories(), corpus(), ho);
+    const int64_t F = sae.F();
+    std::vector<int64_t> both((size_t)(F * F), 0), fires((size_t)F, 0);
+    HookBatch b;
+    SparseCodes c;
+    while (s.next(b)) {
+        sae_encode(sae, b.act, b.nwin * b.T, c);
+        for (int64_t r = 0; r < b.nwin * b.T; r++) {
+            if (r % b.T == 0) continue;  // BOS
+            std::vector<int32_t> on;
+            for (int64_t j = c.off[(size_t)r]; j < c.off[(size_t)r + 1]; j++)
+                if (c.val[(size_t)j] > 0) on.push_back(c.idx[(size_t)j]);
+            for (int32_t f : on) {
+                fires[(size_t)f]++;
+                for (int32_t g : on)
+                    if (g != f) both[(size_t)(f * F + g)]++;
+            }
+        }
+    }
+    FeatureDb db(tmp.file("f.db"));
+    int checked = 0;
+    for (int64_t f = 0; f < F; f++) {
+        DbFeature d = db.feature(f);
+        ASSERT_EQ(d.fires, fires[(size_t)f]);
+        std::vector<std::pair<int64_t, int32_t>> want;  // (-count, partner)
+        for (int32_t g = 0; g < F; g++)
+            if (both[(size_t)(f * F + g)] > 0) want.push_back({-both[(size_t)(f * F + g)], g});
+        std::sort(want.begin(), want.end());
+        ASSERT_EQ(d.cofiring.size(), std::min<size_t>(5, want.size())) << "feature " << f;
+        for (size_t i = 0; i < d.cofiring.size(); i++) {
+            EXPECT_EQ(d.cofiring[i].token, want[i].second) << "feature " << f << " rank " << i;
+            EXPECT_NEAR(d.cofiring[i].value, (double)-want[i].first / (double)fires[(size_t)f], 1e-12);
+            checked++;
+        }
+    }
+    EXPECT_GT(checked, 100);
+}
+
 TEST(FeaturesBuild, TopKDensitiesSumToK) {
     TmpDir tmp;
     Sae sae = make_sae(SaeArch::TOPK, 64, 128, 6, 3);
@@ -284,6 +338,45 @@ TEST(FeaturesBuild, StatisticsAreTheSameForAnyThreadCount) {
     EXPECT_NE(e.find("ck.partial: made with other options"), std::string::npos) << e;
     e = error_of([&] { back.load(one.save().substr(0, 1000), "ck.partial"); });
     EXPECT_NE(e.find("ck.partial: truncated"), std::string::npos) << e;
+}
+
+TEST(FeaturesBuild, TheDatabaseIsTheSameForAnyThreadCount) {
+    // every batch runs whole on one thread (model to the hook and encode), so 1, 2 or 3 threads (3: a last
+    // round with fewer batches than threads) give the same database, byte for byte
+    TmpDir tmp;
+    Sae sae = make_sae(SaeArch::TOPK, 64, 128, 6, 3);
+    FeaturesBuildOptions o = options();
+    std::string ref;
+    DbFeature ref_db;
+    for (int threads : {1, 2, 3}) {
+        o.ctx.threads = threads;
+        const std::string out = tmp.file("t" + std::to_string(threads) + ".db");
+        features_build(stories(), sae, corpus(), texts(512), o, out);
+        // everything the pass gathers, exactly; the decoder geometry (logit effects, neighbours: products over
+        // the weights with the run's BLAS threads) to float rounding
+        FeatureDb db(out);
+        std::string dump;
+        for (int64_t f = 0; f < db.n_features(); f++) {
+            Json j = db.feature_json(db.feature(f));
+            std::vector<std::pair<std::string, Json>> kept;
+            for (auto& kv : j.obj)
+                if (kv.first != "logit_effects" && kv.first != "neighbours") kept.push_back(kv);
+            j.obj = kept;
+            dump += j.dump(-1) + "\n";
+        }
+        if (threads == 1) {
+            ref = dump;
+            ref_db = db.feature(5);
+        } else {
+            EXPECT_EQ(first_difference(dump, ref), "") << threads << " threads";
+            const DbFeature d = db.feature(5);
+            ASSERT_EQ(d.neighbours.size(), ref_db.neighbours.size());
+            for (size_t i = 0; i < d.neighbours.size(); i++) EXPECT_NEAR(d.neighbours[i].value, ref_db.neighbours[i].value, 1e-5);
+            ASSERT_EQ(d.promoted.size(), ref_db.promoted.size());
+            for (size_t i = 0; i < d.promoted.size(); i++) EXPECT_NEAR(d.promoted[i].value, ref_db.promoted[i].value, 1e-5);
+        }
+    }
+    EXPECT_GT(ref.size(), 1000u);
 }
 
 TEST(FeaturesBuild, AnInterruptedRunResumedGivesTheSameDatabase) {

@@ -57,6 +57,30 @@ TEST(Demo, TinyDemoWritesReport) {
     EXPECT_TRUE(file_exists(out + "/phase.json"));
     EXPECT_TRUE(file_exists(out + "/phase3.json"));
     EXPECT_TRUE(file_exists(out + "/runs/5to2/config.json"));
+    // the real-model part: stories260K's stories, an SAE at blocks.3.hook_resid_post, its feature database
+    EXPECT_NE(html.find("id=\"real\""), std::string::npos);
+    EXPECT_NE(html.find("CE loss recovered"), std::string::npos);
+    EXPECT_NE(html.find("class=\"fcard\""), std::string::npos);
+    EXPECT_NE(html.find("Steering: clamping one feature"), std::string::npos);
+    Json cfg = json_load(out + "/real/sae/cfg.json");
+    EXPECT_EQ(cfg.at("metadata", "cfg").at("hook_name", "md").as_str("hook_name"), "blocks.3.hook_resid_post");
+    EXPECT_EQ(cfg.at("d_sae", "cfg").as_int("d_sae"), 512);
+    EXPECT_TRUE(file_exists(out + "/real/features.db"));
+    EXPECT_GT(read_file(out + "/real/corpus.txt").size(), 1000u);
+    std::filesystem::remove_all(out);
+}
+
+TEST(Demo, ToyOnlySkipsTheRealModel) {
+    ASSERT_TRUE(file_exists(UNFOLD_BINARY)) << "the unfold binary is missing: " << UNFOLD_BINARY;
+    std::string out = "/tmp/unfold_test_demo_toy_" + std::to_string(::getpid());
+    int rc = 0;
+    std::string stdout_text = run_capture(
+        std::string(UNFOLD_BINARY) + " demo --toy-only --steps-scale 0.02 --threads 1 --quiet --out " + out, &rc);
+    ASSERT_EQ(rc, 0) << stdout_text;
+    std::string html = read_file(out + "/report.html");
+    EXPECT_NE(html.find("id=\"abs\""), std::string::npos);
+    EXPECT_EQ(html.find("id=\"real\""), std::string::npos);
+    EXPECT_FALSE(file_exists(out + "/real"));
     std::filesystem::remove_all(out);
 }
 

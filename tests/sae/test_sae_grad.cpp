@@ -274,6 +274,30 @@ TEST(SaeGrad, DecoderGradProjectionIsOrthogonal) {
     }
 }
 
+// Ties go to the lower index; rising, falling and all-negative rows; the bias is added to every kept value.
+TEST(SaeKernels, TopKTiesAndOrderedRows) {
+    const int64_t F = 200;
+    const int k = 7;
+    std::vector<float> pre((size_t)(4 * F));
+    for (int64_t i = 0; i < F; i++) {
+        pre[(size_t)i] = 1.0f;                          // all equal: 0..6
+        pre[(size_t)(F + i)] = (float)i;                // rising: the last 7
+        pre[(size_t)(2 * F + i)] = (float)(F - i);      // falling: the first 7
+        pre[(size_t)(3 * F + i)] = -1.0f - (float)i;    // none positive: nothing
+    }
+    std::vector<float> bias((size_t)F, 0.0f);
+    bias[150] = 1000.0f;  // row 3's entry 150 becomes 849 (> 0), rows 0-2 gain it as their strongest
+    SparseCodes c;
+    topk_rows(pre.data(), 4, F, k, c, bias.data());
+    auto row = [&](int64_t b) { return std::vector<int32_t>(c.idx.begin() + c.off[b], c.idx.begin() + c.off[b + 1]); };
+    EXPECT_EQ(row(0), (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 150}));
+    EXPECT_EQ(row(1), (std::vector<int32_t>{150, 194, 195, 196, 197, 198, 199}));
+    EXPECT_EQ(row(2), (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 150}));
+    EXPECT_EQ(row(3), (std::vector<int32_t>{150}));
+    EXPECT_EQ(c.val[(size_t)c.off[3]], 849.0f);
+    EXPECT_EQ(c.val[(size_t)c.off[1]], 1150.0f);
+}
+
 // Selection kernels against brute force on random data (ties are impossible with continuous values).
 TEST(SaeKernels, TopKAndBatchTopKSelectTheLargest) {
     const int64_t B = 37, F = 300;

@@ -12,6 +12,9 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 // Contiguous convenience: C[M,N] (+)= A[M,K] @ B[K,N]  (beta 0 overwrites, 1 accumulates)
+// y[M] = alpha * op(A) x + beta * y, A row-major [M x N] (trans: op(A) = A^T, y has N entries and x M).
+void gemv(bool trans, int64_t M, int64_t N, float alpha, const float* A, int64_t lda, const float* x, float beta,
+          float* y);
 void matmul(float* C, const float* A, const float* B, int64_t M, int64_t K, int64_t N, float beta = 0.0f);
 // C[M,N] (+)= A[M,K] @ B[N,K]^T
 void matmul_bt(float* C, const float* A, const float* B, int64_t M, int64_t K, int64_t N, float beta = 0.0f);

@@ -61,7 +61,8 @@ struct FeatureAcc {
     std::vector<FeatureContext> top;                 // min-heap on value (use sorted_top())
     std::vector<std::pair<int32_t, int64_t>> heavy;  // Misra-Gries (token, count)
     int64_t sampled = 0;                             // firings on co-firing sample rows
-    std::vector<std::pair<int32_t, int32_t>> cofire; // (other feature, count) sorted by feature
+    std::vector<std::pair<int32_t, int32_t>> cofire; // (other feature, count) sorted by feature (see flush())
+    std::vector<int32_t> cofire_new;                 // partners seen since the last merge into `cofire`
 };
 
 class FeatureStats {
@@ -71,6 +72,10 @@ class FeatureStats {
     // One batch: windows win0 .. win0 + nwin - 1, ids [nwin, T]; codes over the nwin*T rows (row = b*T + t);
     // skip[r] != 0 drops row r (may be null).
     void add(int64_t win0, int64_t nwin, const int32_t* ids, const SparseCodes& codes, const uint8_t* skip);
+
+    // Merges the co-firing partners gathered since the last merge into every feature's `cofire` counts; call it
+    // after the last add() before reading feature(f).cofire (save() needs no flush).
+    void flush();
 
     int64_t n_features() const { return (int64_t)acc_.size(); }
     int64_t rows() const { return rows_; }   // rows seen (not skipped)

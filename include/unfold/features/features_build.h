@@ -20,6 +20,7 @@
 #include "unfold/features/feature_stats.h"
 #include "unfold/io/json.h"
 #include "unfold/lm/model.h"
+#include "unfold/lm/tokenizer.h"
 #include "unfold/sae/sae.h"
 
 namespace unfold {
@@ -43,7 +44,13 @@ struct FeaturesBuildResult {
     int64_t rows = 0, windows = 0, d_sae = 0;
     double seconds = 0;          // this call
     double rows_per_second = 0;  // rows this call read / the seconds of its pass over them
+    double model_seconds = 0;    // of the pass: model forward to the hook and SAE encode
+    double stats_seconds = 0;    // of the pass: the per-feature statistics (and checkpoints)
 };
+
+// Every id's text as it reads inside a sequence (<bos>/<eos> for the specials, <id N> past the tokenizer's
+// vocabulary); byte pieces that are not valid UTF-8 alone become <0xXX>. For features_build's vocab_text.
+std::vector<std::string> token_texts(const Tokenizer& tok, int64_t vocab);
 
 // vocab_text[i]: token i's text (for the vocab table and labels); size = the model's vocabulary.
 FeaturesBuildResult features_build(const LmModel& m, const Sae& sae, const std::vector<int32_t>& tokens,

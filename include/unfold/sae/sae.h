@@ -97,6 +97,12 @@ struct SparseCodes {
 
 // Inference encoding (BATCHTOPK uses its threshold, i.e. behaves as JumpReLU): x[B, d] -> codes.
 void sae_encode(const Sae& sae, const float* x, int64_t B, SparseCodes& out);
+// The same with the dense buffers kept between calls (no allocation, no page faults once they have grown).
+struct SaeEncodeScratch {
+    std::vector<float> xc, pre;
+    SparseCodes block;
+};
+void sae_encode(const Sae& sae, const float* x, int64_t B, SparseCodes& out, SaeEncodeScratch& scratch);
 // Decoding: codes -> xhat[B, d] (sparse sum over active rows of W_dec, plus b_dec).
 void sae_decode(const Sae& sae, const SparseCodes& codes, float* xhat);
 
