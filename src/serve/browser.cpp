@@ -714,7 +714,8 @@ Json FeatureBrowser::api_index_json() const {
 
 std::string FeatureBrowser::page_shell(const std::string& page, const std::string& title, const std::string& root,
                                        const std::string& mode, const Json* data,
-                                       const std::vector<std::pair<std::string, std::string>>& attrs) const {
+                                       const std::vector<std::pair<std::string, std::string>>& attrs,
+                                       const std::vector<std::string>& scripts) const {
     std::string s = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
                     html_escape(title) +
@@ -731,7 +732,9 @@ std::string FeatureBrowser::page_shell(const std::string& page, const std::strin
          "served as JSON under /api/.</p></noscript></div>\n";
     if (data) s += "<script type=\"application/json\" id=\"unfold-data\">" + json_for_script(*data) + "</script>\n";
     if (mode == "static") s += "<script src=\"" + html_escape(root) + "static/vocab.js\"></script>\n";
-    s += "<script src=\"" + html_escape(root) + "static/app.js\"></script>\n</body>\n</html>\n";
+    s += "<script src=\"" + html_escape(root) + "static/app.js\"></script>\n";
+    for (const std::string& js : scripts) s += "<script src=\"" + html_escape(root) + "static/" + html_escape(js) + "\"></script>\n";
+    s += "</body>\n</html>\n";
     return s;
 }
 

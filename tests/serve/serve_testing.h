@@ -42,7 +42,8 @@ inline std::string planted_token(int i) {
     if (i == 7) return " the";
     if (i == 8) return "\n";
     if (i == 9) return "\xc3\x9c" "ber";  // Über
-    return "t" + std::to_string(i);
+    std::string t = "t";
+    return t.append(std::to_string(i));
 }
 
 // Feature f of the planted database (n features): every seventh is dead; others fire 10 + 3f times, with three

@@ -322,7 +322,11 @@ TEST(ServeApi, QueryStringsParseStrictly) {
         }
     }
     std::string many;
-    for (int i = 0; i < 65; i++) many += "p" + std::to_string(i) + "=1&";
+    for (int i = 0; i < 65; i++) {
+        many += 'p';
+        many += std::to_string(i);
+        many += "=1&";
+    }
     EXPECT_THROW(parse_query(many), WebError);
     EXPECT_TRUE(is_valid_utf8("\xc3\x9c\xe2\x82\xac\xf0\x9f\x98\x80"));
     EXPECT_FALSE(is_valid_utf8("\xe2\x82"));
@@ -336,7 +340,7 @@ TEST(ServeApi, ARouteAndATabCanBeAdded) {
     b.add_route("/map", false, [&](const WebRequest& r, const std::string&) {
         WebResponse w;
         w.content_type = "text/html; charset=utf-8";
-        w.body = b.page_shell("map", "unfold · map", "/", "server", nullptr);
+        w.body = b.page_shell("map", "unfold · map", "/", "server", nullptr, {}, {"map.js"});
         return w;
     });
     b.add_route("/api/map/", true, [](const WebRequest&, const std::string& rest) {
@@ -349,7 +353,9 @@ TEST(ServeApi, ARouteAndATabCanBeAdded) {
     b.add_tab("map", "Map", "/map");
     WebRequest r;
     r.path = "/map";
-    EXPECT_NE(b.handle(r).body.find("data-page=\"map\""), std::string::npos);
+    const std::string page = b.handle(r).body;
+    EXPECT_NE(page.find("data-page=\"map\""), std::string::npos);
+    EXPECT_LT(page.find("static/app.js"), page.find("<script src=\"/static/map.js\"></script>"));  // after app.js
     r.path = "/api/map/run2";
     EXPECT_EQ(json_parse(b.handle(r).body, "").at("rest", "").str, "run2");
     Json info = b.info_json();

@@ -129,11 +129,14 @@ class FeatureBrowser {
     Json steer_json(const QueryParams& q) const;
     Json api_index_json() const;
 
-    // The page: an HTML shell that loads <root>static/app.css and app.js; `data` (static export) is embedded as
-    // JSON, escaped for a <script> element. `attrs` become data-* attributes of <body> (escaped).
+    // The page: an HTML shell that loads <root>static/app.css and app.js, then `scripts` (more files of
+    // static/, e.g. a page of its own that registers UNFOLD.pages.<id>: app.js starts the page once the
+    // document is parsed); `data` (static export) is embedded as JSON, escaped for a <script> element; `attrs`
+    // become data-* attributes of <body> (escaped).
     std::string page_shell(const std::string& page, const std::string& title, const std::string& root,
                            const std::string& mode, const Json* data,
-                           const std::vector<std::pair<std::string, std::string>>& attrs = {}) const;
+                           const std::vector<std::pair<std::string, std::string>>& attrs = {},
+                           const std::vector<std::string>& scripts = {}) const;
 
   private:
     struct Impl;
