@@ -2,8 +2,8 @@
 # deps.sh: installs unfold's build and test dependencies from Debian packages (Debian 12).
 # Idempotent: does nothing when everything is already installed. Needs root (or sudo).
 set -euo pipefail
-# build + tests; bible-kjv and dict-gcide are the real English corpora of `unfold lm corpus` / `lm train --corpus kjv`
-PKGS=(build-essential cmake pkg-config libopenblas-dev libgtest-dev libbenchmark-dev zlib1g-dev libsqlite3-dev bible-kjv dict-gcide)
+# build + tests; libhnswlib-dev: the decoder map's nearest neighbours (header-only); bible-kjv and dict-gcide are the real English corpora of `unfold lm corpus` / `lm train --corpus kjv`
+PKGS=(build-essential cmake pkg-config libopenblas-dev libgtest-dev libbenchmark-dev zlib1g-dev libsqlite3-dev libhnswlib-dev bible-kjv dict-gcide)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
