@@ -370,7 +370,7 @@ static int sae_map_cmd(int argc, char** argv) {
          {"lr", "1", "UMAP: initial learning rate"},
          {"init", "spectral", "UMAP: initial layout: spectral | random"},
          {"knn", "auto", "nearest neighbours: auto | exact | hnsw (hnswlib)"},
-         {"exact-max", "4096", "auto: exact kNN up to this many points, HNSW above"},
+         {"exact-max", "32768", "auto: exact kNN up to this many points, HNSW above"},
          {"family-k", "5", "family members per feature of a smaller SAE"},
          {"family-min-cos", "0", "the page draws family lines from this cosine up"}},
         1, 64};

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -84,13 +85,19 @@ void knn_exact(const std::vector<float>& U, int64_t n, int64_t d, int k, KnnGrap
         for (int64_t r = 0; r < nb; r++) {
             const int64_t i = i0 + r;
             const float* s = S.data() + r * n;
-            std::vector<Cand> cand;
-            cand.reserve((size_t)n);
-            for (int64_t j = 0; j < n; j++)
-                if (j != i) cand.push_back({1.0f - s[j], (int32_t)j});
-            std::nth_element(cand.begin(), cand.begin() + (keep - 1), cand.end());
-            cand.resize((size_t)keep);
-            finish_row(cand, i, U.data(), d, k, g.idx.data() + i * k, g.dist.data() + i * k);
+            // the `keep` largest cosines in one pass: a sorted array, entered only by values above its last
+            std::vector<Cand> top;
+            top.reserve((size_t)keep + 1);
+            float worst = -std::numeric_limits<float>::infinity();
+            for (int64_t j = 0; j < n; j++) {
+                const float v = s[j];
+                if (j == i || ((int)top.size() == keep && !(v > worst))) continue;
+                Cand c{-v, (int32_t)j};
+                top.insert(std::upper_bound(top.begin(), top.end(), c), c);
+                if ((int)top.size() > keep) top.pop_back();
+                if ((int)top.size() == keep) worst = -top.back().dist;
+            }
+            finish_row(top, i, U.data(), d, k, g.idx.data() + i * k, g.dist.data() + i * k);
         }
         bar.update(i0 + nb);
     }

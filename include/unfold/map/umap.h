@@ -33,9 +33,9 @@ const char* knn_method_name(KnnMethod m);
 
 struct KnnOptions {
     KnnMethod method = KnnMethod::AUTO;
-    int64_t exact_max = 4096;     // AUTO: exact up to this many points, HNSW above
+    int64_t exact_max = 32768;    // AUTO: exact up to this many points (O(n^2 d) in BLAS products), HNSW above
     int hnsw_m = 16;              // HNSW graph degree
-    int hnsw_ef_construction = 200;
+    int hnsw_ef_construction = 64;
     int hnsw_ef = 0;              // search breadth (0 = max(4k, 64))
     uint64_t seed = 0;            // HNSW level draws
 };
