@@ -36,15 +36,16 @@ std::string script_safe(const std::string& json) {
 const char* kCss = R"CSS(
 *{box-sizing:border-box}
 html,body{margin:0;height:100%;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d2330;background:#f4f5f8}
-header{height:54px;display:flex;align-items:center;gap:18px;padding:0 18px;background:#fff;border-bottom:1px solid #e1e4ea}
-header h1{font-size:17px;margin:0;font-weight:650;white-space:nowrap}
-header .sub{color:#5b6474;font-size:13px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+header{height:58px;display:flex;align-items:center;gap:18px;padding:0 18px;background:#fff;border-bottom:1px solid #e1e4ea}
+header .tt{min-width:0;display:flex;flex-direction:column}
+header h1{font-size:16px;margin:0;font-weight:650;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+header .sub{color:#5b6474;font-size:12px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 header .ctl{margin-left:auto;display:flex;gap:10px;align-items:center}
 select,input[type=search],button{font:inherit;font-size:13px;border:1px solid #cfd4dd;border-radius:6px;padding:5px 8px;background:#fff;color:#1d2330}
 input[type=search]{width:210px}
-button{cursor:pointer}button:hover{background:#f0f2f6}
+button{cursor:pointer;white-space:nowrap}button:hover{background:#f0f2f6}
 label.chk{font-size:13px;color:#3b4352;display:flex;gap:5px;align-items:center;white-space:nowrap}
-main{position:absolute;top:54px;bottom:0;left:0;right:0;display:flex}
+main{position:absolute;top:58px;bottom:0;left:0;right:0;display:flex}
 #plot{position:relative;flex:1;min-width:0;background:#fff;margin:12px 0 12px 12px;border:1px solid #e1e4ea;border-radius:10px;overflow:hidden}
 #cv{position:absolute;left:0;top:0;width:100%;height:100%;cursor:crosshair}
 #cv.drag{cursor:grabbing}
@@ -130,8 +131,8 @@ function sprite(col,r){var key=col+'|'+r;var sp=sprites.get(key);if(sp)return sp
 var order=[];for(s=0;s<S.length;s++)order.push(s);order.sort(function(a,b){return S[b].f.length-S[a].f.length;});
 var hover=-1,pinned=-1,match=null,famLines=false,minCos=D.min_cos||0;
 var query=document.getElementById('q');
-function radius(s){var base=S[s].f.length>20000?1.8:S[s].f.length>5000?2.3:3.0;return Math.max(1.4,Math.min(7,base*Math.pow(view.k/baseK,0.35)));}
-var baseK=1;
+function radius(s){var base=N>20000?1.8:N>5000?2.3:N>1500?3.0:3.6;return Math.max(1.4,Math.min(7,base*Math.pow(view.k/baseK,0.35)));}
+var baseK=1,fitted=false;
 function related(i){ // [[point, cosine, kind]] of the feature's family and parent
   var out=[],s=PS[i],f=PF[i],F=fam[s].get(f),P=par[s].get(f);
   if(F)F.mem.forEach(function(m){var q=idx[F.l].get(m[0]);if(q!==undefined)out.push([q,m[1],'child']);});
@@ -211,9 +212,12 @@ cv.addEventListener('mousemove',function(e){if(drag){var ddx=e.offsetX-drag.x,dd
 cv.addEventListener('mouseleave',function(){hover=-1;showTip(-1);if(pinned<0)panel(-1);draw();});
 cv.addEventListener('dblclick',function(e){var i=nearest(e.offsetX,e.offsetY);var L=i>=0?link(i):'';if(L)window.location.href=L;});
 cv.addEventListener('wheel',function(e){e.preventDefault();var f=Math.exp(-e.deltaY*0.0015),X=dx(e.offsetX),Y=dy(e.offsetY);view.k*=f;view.cx=X-(e.offsetX-W/2)/view.k;view.cy=Y-(e.offsetY-H/2)/view.k;draw();},{passive:false});
-function resize(){var r=plot.getBoundingClientRect();dpr=window.devicePixelRatio||1;W=r.width;H=r.height;cv.width=Math.round(W*dpr);cv.height=Math.round(H*dpr);sprites.clear();var first=baseK===1&&view.k===1;fit();if(first)baseK=view.k;draw();}
+function resize(){var r=plot.getBoundingClientRect();dpr=window.devicePixelRatio||1;W=r.width;H=r.height;cv.width=Math.round(W*dpr);cv.height=Math.round(H*dpr);sprites.clear();if(!fitted){fit();baseK=view.k;fitted=true;}draw();}
 window.addEventListener('resize',resize);
-legend();panel(-1);resize();
+// #sae=NAME&feature=ID[&zoom=Z] pins a feature on load (and zooms in on it); #colour=sae|density|label picks the colouring
+function fromHash(){var h=new URLSearchParams(location.hash.replace(/^#/,''));var c=h.get('colour');if(c==='sae'||c==='density'||c==='label'){mode=c;cm.value=c;}
+  var f=h.get('feature');if(f!==null){var s=0,nm=h.get('sae');if(nm!==null){s=S.findIndex(function(t){return t.name===nm;});}if(s>=0){var q=idx[s].get(parseInt(f,10));if(q!==undefined){select(q,true);var z=parseFloat(h.get('zoom'));if(z>0){view.k*=z;view.cx=PX[q];view.cy=PY[q];draw();}}}}}
+legend();panel(-1);resize();fromHash();legend();
 })();
 )JS";
 
@@ -298,7 +302,8 @@ std::string decoder_map_html(const DecoderMap& m, const MapHtmlOptions& o) {
     h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
     h += "<meta name=\"generator\" content=\"unfold sae map\">\n";
     h += "<title>" + xml_escape(o.title) + "</title>\n<style>" + std::string(kCss) + "</style>\n</head>\n<body>\n";
-    h += "<header><h1>" + xml_escape(o.title) + "</h1><div class=\"sub\">" + xml_escape(sub) + "</div>";
+    h += "<header><div class=\"tt\"><h1>" + xml_escape(o.title) + "</h1><div class=\"sub\">" + xml_escape(sub) +
+         "</div></div>";
     h += "<div class=\"ctl\"><input type=\"search\" id=\"q\" placeholder=\"feature id or label\" aria-label=\"search\">";
     h += "<label class=\"chk\"><input type=\"checkbox\" id=\"fl\">family lines</label>";
     h += "<select id=\"colour\" aria-label=\"colour by\"><option value=\"sae\">colour: SAE</option>"
