@@ -214,8 +214,8 @@ cv.addEventListener('dblclick',function(e){var i=nearest(e.offsetX,e.offsetY);va
 cv.addEventListener('wheel',function(e){e.preventDefault();var f=Math.exp(-e.deltaY*0.0015),X=dx(e.offsetX),Y=dy(e.offsetY);view.k*=f;view.cx=X-(e.offsetX-W/2)/view.k;view.cy=Y-(e.offsetY-H/2)/view.k;draw();},{passive:false});
 function resize(){var r=plot.getBoundingClientRect();dpr=window.devicePixelRatio||1;W=r.width;H=r.height;cv.width=Math.round(W*dpr);cv.height=Math.round(H*dpr);sprites.clear();if(!fitted){fit();baseK=view.k;fitted=true;}draw();}
 window.addEventListener('resize',resize);
-// #sae=NAME&feature=ID[&zoom=Z] pins a feature on load (and zooms in on it); #colour=sae|density|label picks the colouring
-function fromHash(){var h=new URLSearchParams(location.hash.replace(/^#/,''));var c=h.get('colour');if(c==='sae'||c==='density'||c==='label'){mode=c;cm.value=c;}
+// #sae=NAME&feature=ID[&zoom=Z] pins a feature on load (and zooms in on it); #lines=1 draws the family lines; #colour=sae|density|label picks the colouring
+function fromHash(){var h=new URLSearchParams(location.hash.replace(/^#/,''));if(h.get('lines')==='1'){famLines=true;document.getElementById('fl').checked=true;}var c=h.get('colour');if(c==='sae'||c==='density'||c==='label'){mode=c;cm.value=c;}
   var f=h.get('feature');if(f!==null){var s=0,nm=h.get('sae');if(nm!==null){s=S.findIndex(function(t){return t.name===nm;});}if(s>=0){var q=idx[s].get(parseInt(f,10));if(q!==undefined){select(q,true);var z=parseFloat(h.get('zoom'));if(z>0){view.k*=z;view.cx=PX[q];view.cy=PY[q];draw();}}}}}
 legend();panel(-1);resize();fromHash();legend();
 })();
