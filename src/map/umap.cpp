@@ -350,14 +350,9 @@ void umap_optimize(const FuzzyGraph& g, std::vector<float>& Y, const UmapOptions
                     const float* yk = y + 2 * kk;
                     dx = yi[0] - yk[0], dy = yi[1] - yk[1];
                     d2 = dx * dx + dy * dy;
-                    float gx = 4.0f, gy = 4.0f;
-                    if (d2 > 0.0f) {
-                        const float coeff = 2.0f * b / ((0.001f + d2) * (a * std::pow(d2, b) + 1.0f));
-                        gx = clip(coeff * dx), gy = clip(coeff * dy);
-                    } else {
-                        continue;  // the same position: no direction to push along
-                    }
-                    yi[0] += gx * alpha, yi[1] += gy * alpha;
+                    if (!(d2 > 0.0f)) continue;  // the same position: no direction to push along
+                    const float coeff = 2.0f * b / ((0.001f + d2) * (a * std::pow(d2, b) + 1.0f));
+                    yi[0] += clip(coeff * dx) * alpha, yi[1] += clip(coeff * dy) * alpha;
                 }
                 next_neg[e] += (float)std::max(n_neg, 0) * eps_neg[e];
             }
