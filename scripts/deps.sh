@@ -3,10 +3,11 @@
 # Idempotent: does nothing when everything is already installed. Needs root (or sudo).
 set -euo pipefail
 # build + tests; bible-kjv and dict-gcide are the real English corpora of `unfold lm corpus` / `lm train --corpus kjv`;
-# libcpp-httplib-dev is the HTTP server of `unfold serve`; chromium, chromium-driver and python3-selenium run the
-# feature browser's test in a real (headless) browser
+# libcpp-httplib-dev is the HTTP server of `unfold serve`; libhnswlib-dev the decoder map's nearest neighbours
+# (header-only); chromium, chromium-driver and python3-selenium run the feature browser's test in a real
+# (headless) browser
 PKGS=(build-essential cmake pkg-config libopenblas-dev libgtest-dev libbenchmark-dev zlib1g-dev libsqlite3-dev
-      libcpp-httplib-dev bible-kjv dict-gcide chromium chromium-driver python3-selenium)
+      libcpp-httplib-dev libhnswlib-dev bible-kjv dict-gcide chromium chromium-driver python3-selenium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -28,6 +28,8 @@ int run_synth(int argc, char** argv) {
          {"true-features", "1024", "number of planted features"},
          {"p-active", "0.01", "probability that a feature is active in a row"},
          {"noise", "0", "std of added Gaussian noise"},
+         {"clusters", "0", "group the true features into this many clusters (feature i in cluster i mod C; 0 = none)"},
+         {"cluster-spread", "0.5", "scatter of a cluster's features around its centre (within-cluster cosine ~ 1/(1+s^2))"},
          {"tokens", "1000000", "rows to write"},
          {"rows-per-shard", "65536", "rows per .npy shard"},
          {"f16", "", "store rows as float16", true},
@@ -41,6 +43,8 @@ int run_synth(int argc, char** argv) {
     c.p_active = a.f64("p-active");
     c.noise = (float)a.f64("noise");
     c.seed = a.seed();
+    c.clusters = a.i64("clusters");
+    c.cluster_spread = (float)a.f64("cluster-spread");
     c.validate();
     SynthOptions o;
     o.tokens = a.i64("tokens");

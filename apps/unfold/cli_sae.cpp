@@ -1,5 +1,6 @@
 // cli_sae.cpp: the `unfold sae` command group (train, eval, encode, decode, report): a thin layer over
 // sae_train / sae_eval / sae_io / sae_report.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -16,6 +17,7 @@
 #include "unfold/io/fileio.h"
 #include "unfold/io/json.h"
 #include "unfold/io/npy.h"
+#include "unfold/map/decoder_map.h"
 #include "unfold/report/sae_report.h"
 #include "unfold/sae/sae.h"
 #include "unfold/sae/sae_eval.h"
@@ -343,13 +345,105 @@ static int sae_report_cmd(int argc, char** argv) {
     return 0;
 }
 
+static int sae_map_cmd(int argc, char** argv) {
+    static const CommandSpec spec = {
+        "unfold sae map",
+        "Decoder map: UMAP of the decoder directions (cosine) of one or more SAEs, embedded jointly, with feature "
+        "families; one self-contained HTML page and/or JSON.",
+        "unfold sae map RUN [RUN2 ...] --out map.html [--json] [--db RUN=FEATURES.db[,RUN2=F2.db]]\n"
+        "  unfold sae map runs/sae_512 runs/sae_4096 --out runs/map.html\n"
+        "  unfold sae map runs/sae_kjv --db runs/sae_kjv=runs/kjv_features.db --link 'feature/{id}.html' --out map.html\n"
+        "SAEs of several sizes trained on the same activations are overlaid in different colours. Families: for each\n"
+        "feature of a smaller SAE, the --family-k features of the next larger SAE closest in decoder cosine (with the\n"
+        "cosines), and for each feature of the larger one its closest parent. Densities come from --db or the run's\n"
+        "sparsity.safetensors; labels from --db. Same --seed, same layout. --json prints the layout and the families.",
+        {{"out", "", "HTML page to write (required unless --json)"},
+         {"json", "", "print the map (layout, families, parameters) as JSON on stdout", true},
+         {"db", "", "features databases: RUN=FEATURES.db[,RUN2=F2.db] (RUN as given, or its name): densities + labels"},
+         {"link", "feature/{id}.html", "feature page link pattern ({id}, {sae}); '' = no links"},
+         {"title", "Decoder map", "page title"},
+         {"neighbors", "15", "UMAP: nearest neighbours per point"},
+         {"min-dist", "0.1", "UMAP: minimum distance between points in the layout"},
+         {"spread", "1", "UMAP: scale of the embedded points"},
+         {"epochs", "0", "UMAP: SGD epochs (0 = 500 up to 10k points, 200 above)"},
+         {"negative", "5", "UMAP: negative samples per positive one"},
+         {"lr", "1", "UMAP: initial learning rate"},
+         {"init", "spectral", "UMAP: initial layout: spectral | random"},
+         {"knn", "auto", "nearest neighbours: auto | exact | hnsw (hnswlib)"},
+         {"exact-max", "32768", "auto: exact kNN up to this many points, HNSW above"},
+         {"family-k", "5", "family members per feature of a smaller SAE"},
+         {"family-min-cos", "0", "the page draws family lines from this cosine up"}},
+        1, 64};
+    Args a = parse_args(spec, argc, argv);
+    if (a.help) return 0;
+    const std::string out = a.str("out");
+    const bool json = a.flag("json");
+    UNFOLD_CHECK(!out.empty() || json, "unfold sae map: give --out map.html and/or --json");
+    std::vector<MapInput> in;
+    for (const std::string& run : a.positional) in.push_back(map_input_load(run));
+    if (!a.str("db").empty()) {
+        for (const std::string& kv : split_list(a.str("db"), ',')) {
+            const size_t eq = kv.find('=');
+            UNFOLD_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < kv.size(),
+                         "--db: expected RUN=FEATURES.db, found '%s'", kv.c_str());
+            const std::string run = kv.substr(0, eq), db = kv.substr(eq + 1);
+            MapInput* hit = nullptr;
+            for (size_t i = 0; i < in.size(); i++)
+                if (a.positional[i] == run || in[i].name == run || in[i].path == run) hit = &in[i];
+            if (!hit) {
+                std::string given;
+                for (const std::string& r : a.positional) given += (given.empty() ? "" : ", ") + r;
+                fail("--db: '%s' is none of the SAEs given (%s)", run.c_str(), given.c_str());
+            }
+            map_input_annotate_db(*hit, db);
+        }
+    }
+    DecoderMapOptions o;
+    o.umap.n_neighbors = (int)a.i64("neighbors");
+    o.umap.min_dist = a.f64("min-dist");
+    o.umap.spread = a.f64("spread");
+    o.umap.n_epochs = (int)a.i64("epochs");
+    o.umap.negative_samples = (int)a.i64("negative");
+    o.umap.learning_rate = a.f64("lr");
+    o.umap.init = a.str("init");
+    o.umap.seed = a.seed();
+    o.umap.knn.method = parse_knn_method(a.str("knn"));
+    o.umap.knn.exact_max = a.i64("exact-max");
+    o.family_k = (int)a.i64("family-k");
+    o.ctx = a.ctx;
+    const auto t0 = std::chrono::steady_clock::now();
+    DecoderMap m = decoder_map(in, o);
+    if (!out.empty()) {
+        MapHtmlOptions ho;
+        ho.title = a.str("title");
+        ho.link = a.str("link");
+        ho.family_min_cos = (float)a.f64("family-min-cos");
+        write_file_atomic(out, decoder_map_html(m, ho));
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (json) {
+        std::printf("%s\n", decoder_map_json(m).dump(-1).c_str());
+    }
+    int64_t points = 0;
+    for (const MapSae& s : m.saes) points += (int64_t)s.feature.size();
+    if (!out.empty())
+        a.ctx.message(LogLevel::INFO, strformat("wrote %s (%lld points of %zu SAE%s, %zu famil%s, %s kNN, %.1f s)",
+                                                out.c_str(), (long long)points, m.saes.size(),
+                                                m.saes.size() == 1 ? "" : "s", m.families.size(),
+                                                m.families.size() == 1 ? "y" : "ies", m.knn_exact ? "exact" : "HNSW",
+                                                secs));
+    if (!out.empty() && !json) std::printf("wrote %s\n", out.c_str());
+    return 0;
+}
+
 int cmd_sae(int argc, char** argv) {
     return dispatch("sae", "sparse autoencoders: train, evaluate, encode/decode, report",
                     {{"train", "train an SAE (ReLU+L1, TopK, BatchTopK, JumpReLU, Gated)", sae_train_cmd},
                      {"eval", "evaluate an SAE (unfold/SAELens, sparsify, Gemma Scope) on activations", sae_eval_cmd},
                      {"encode", "activations -> sparse codes (indices.npy + values.npy)", sae_encode_cmd},
                      {"decode", "sparse codes -> activations", sae_decode_cmd},
-                     {"report", "HTML report of a run", sae_report_cmd}},
+                     {"report", "HTML report of a run", sae_report_cmd},
+                     {"map", "decoder map (UMAP of decoder directions, several SAEs) + feature families", sae_map_cmd}},
                     argc, argv);
 }
 

@@ -129,9 +129,12 @@ class PlantedSource : public ActivationSource {
     }
     const Tensor* ground_truth() const override { return &p_.G; }
     std::string describe() const override {
-        return strformat("planted d=%lld features=%lld p=%g noise=%g seed=%llu", (long long)p_.cfg.d,
-                         (long long)p_.cfg.n_true, p_.cfg.p_active, (double)p_.cfg.noise,
-                         (unsigned long long)p_.cfg.seed);
+        std::string s = strformat("planted d=%lld features=%lld p=%g noise=%g seed=%llu", (long long)p_.cfg.d,
+                                  (long long)p_.cfg.n_true, p_.cfg.p_active, (double)p_.cfg.noise,
+                                  (unsigned long long)p_.cfg.seed);
+        if (p_.cfg.clusters > 0)
+            s += strformat(" clusters=%lld spread=%g", (long long)p_.cfg.clusters, (double)p_.cfg.cluster_spread);
+        return s;
     }
     Json state() const override {
         Json j = Json::object();

@@ -18,6 +18,17 @@ namespace {
 constexpr uint64_t kStreamDict = 0x51;
 constexpr uint64_t kStreamRows = 0x52;
 constexpr uint64_t kStreamNoise = 0x53;
+constexpr uint64_t kStreamCentres = 0x54;
+
+void normalise_rows(float* M, int64_t n, int64_t d) {
+    for (int64_t i = 0; i < n; i++) {
+        float* g = M + i * d;
+        double s = 0;
+        for (int64_t j = 0; j < d; j++) s += (double)g[j] * g[j];
+        float inv = (float)(1.0 / std::sqrt(std::max(s, 1e-30)));
+        for (int64_t j = 0; j < d; j++) g[j] *= inv;
+    }
+}
 }  // namespace
 
 Json PlantedConfig::to_json() const {
@@ -28,6 +39,10 @@ Json PlantedConfig::to_json() const {
     j["p_active"] = p_active;
     j["noise"] = noise;
     j["seed"] = seed;
+    if (clusters > 0) {
+        j["clusters"] = clusters;
+        j["cluster_spread"] = cluster_spread;
+    }
     return j;
 }
 
@@ -37,6 +52,20 @@ void PlantedConfig::validate() const {
                  (long long)n_true);
     UNFOLD_CHECK(p_active >= 0.0 && p_active <= 1.0, "planted: p_active must be in [0, 1], got %g", p_active);
     UNFOLD_CHECK(std::isfinite(noise) && noise >= 0.0f, "planted: noise must be >= 0, got %g", (double)noise);
+    UNFOLD_CHECK(clusters >= 0 && clusters <= n_true, "planted: clusters must be in 0..%lld (the true features), got %lld",
+                 (long long)n_true, (long long)clusters);
+    UNFOLD_CHECK(std::isfinite(cluster_spread) && cluster_spread >= 0.0f,
+                 "planted: cluster spread must be finite and >= 0, got %g", (double)cluster_spread);
+}
+
+int64_t planted_cluster(const PlantedConfig& cfg, int64_t i) { return cfg.clusters > 0 ? i % cfg.clusters : -1; }
+
+Tensor planted_cluster_centres(const PlantedConfig& cfg) {
+    if (cfg.clusters <= 0) return Tensor();
+    Tensor C({cfg.clusters, cfg.d});
+    rng_fill_normal(C.ptr(), (size_t)C.numel(), cfg.seed, kStreamCentres, 0, 0.0f, 1.0f);
+    normalise_rows(C.ptr(), cfg.clusters, cfg.d);
+    return C;
 }
 
 Planted planted_make(const PlantedConfig& cfg) {
@@ -45,13 +74,16 @@ Planted planted_make(const PlantedConfig& cfg) {
     p.cfg = cfg;
     p.G = Tensor({cfg.n_true, cfg.d});
     rng_fill_normal(p.G.ptr(), (size_t)p.G.numel(), cfg.seed, kStreamDict, 0, 0.0f, 1.0f);
-    for (int64_t i = 0; i < cfg.n_true; i++) {
-        float* g = p.G.ptr() + i * cfg.d;
-        double s = 0;
-        for (int64_t j = 0; j < cfg.d; j++) s += (double)g[j] * g[j];
-        float inv = (float)(1.0 / std::sqrt(std::max(s, 1e-30)));
-        for (int64_t j = 0; j < cfg.d; j++) g[j] *= inv;
+    if (cfg.clusters > 0) {
+        const Tensor C = planted_cluster_centres(cfg);
+        const float s = cfg.cluster_spread / (float)std::sqrt((double)cfg.d);
+        for (int64_t i = 0; i < cfg.n_true; i++) {
+            float* g = p.G.ptr() + i * cfg.d;
+            const float* c = C.ptr() + planted_cluster(cfg, i) * cfg.d;
+            for (int64_t j = 0; j < cfg.d; j++) g[j] = c[j] + s * g[j];
+        }
     }
+    normalise_rows(p.G.ptr(), cfg.n_true, cfg.d);
     return p;
 }
 
@@ -109,7 +141,10 @@ PlantedConfig parse_planted_spec(const std::string& spec) {
         else if (k == "p" || k == "p_active") c.p_active = parse_double(v, "planted p");
         else if (k == "noise") c.noise = (float)parse_double(v, "planted noise");
         else if (k == "seed") c.seed = parse_u64(v, "planted seed");
-        else fail("planted spec '%s': unknown key '%s' (d, features, p, noise, seed)", spec.c_str(), k.c_str());
+        else if (k == "clusters") c.clusters = parse_int(v, "planted clusters");
+        else if (k == "spread" || k == "cluster_spread") c.cluster_spread = (float)parse_double(v, "planted spread");
+        else fail("planted spec '%s': unknown key '%s' (d, features, p, noise, seed, clusters, spread)", spec.c_str(),
+                  k.c_str());
     }
     c.validate();
     return c;
@@ -131,7 +166,9 @@ int64_t synth_write(const PlantedConfig& cfg, const SynthOptions& opts, const st
         const Json m = ShardReader(out).index().meta;
         UNFOLD_CHECK(m.get_int("d", -1) == cfg.d && m.get_int("true_features", -1) == cfg.n_true &&
                          m.get_num("p_active", -1) == cfg.p_active && m.has("seed") &&
-                         m.get_u64("seed", ~cfg.seed) == cfg.seed && m.get_num("noise", -1) == (double)cfg.noise,
+                         m.get_u64("seed", ~cfg.seed) == cfg.seed && m.get_num("noise", -1) == (double)cfg.noise &&
+                         m.get_int("clusters", 0) == cfg.clusters &&
+                         (cfg.clusters == 0 || m.get_num("cluster_spread", -1) == (double)cfg.cluster_spread),
                      "%s: cannot resume: the folder was written with another recipe (index.json meta)", out.c_str());
     }
     ShardWriter w(out, wo, resume);

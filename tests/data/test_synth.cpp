@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <unistd.h>
 #include <vector>
@@ -173,4 +174,51 @@ TEST(Synth, CliEndToEnd) {
     EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 1);
     fs::remove_all(out);
     fs::remove_all(dict);
+}
+
+// clusters=C: feature i in cluster i mod C, G_i = normalise(centre + spread z / sqrt(d)): within-cluster cosine
+// about 1 / (1 + spread^2), across clusters about 0; clusters=0 leaves the recipe bit for bit as it was.
+TEST(Synth, ClusteredFeatures) {
+    PlantedConfig c;
+    c.d = 128;
+    c.n_true = 400;
+    c.seed = 3;
+    const Planted plain = planted_make(c);
+    PlantedConfig c0 = c;
+    c0.clusters = 0;
+    c0.cluster_spread = 2.0f;  // ignored without clusters
+    EXPECT_EQ(std::memcmp(planted_make(c0).G.ptr(), plain.G.ptr(), sizeof(float) * 400 * 128), 0);
+    EXPECT_FALSE(c.to_json().has("clusters"));
+    c.clusters = 8;
+    c.cluster_spread = 0.5f;
+    const Planted p = planted_make(c);
+    EXPECT_EQ(planted_cluster(c, 13), 5);
+    EXPECT_EQ(planted_cluster(c0, 13), -1);
+    EXPECT_EQ(c.to_json().get_int("clusters", 0), 8);
+    double within = 0, across = 0;
+    int64_t nw = 0, na = 0;
+    for (int64_t i = 0; i < 400; i++)
+        for (int64_t j = i + 1; j < 400; j++) {
+            double s = 0;
+            for (int64_t t = 0; t < 128; t++) s += (double)p.G[(size_t)(i * 128 + t)] * p.G[(size_t)(j * 128 + t)];
+            if (i % 8 == j % 8) within += s, nw++;
+            else across += s, na++;
+        }
+    EXPECT_NEAR(within / nw, 1.0 / (1.0 + 0.25), 0.03);  // 0.8
+    EXPECT_NEAR(across / na, 0.0, 0.05);
+    for (int64_t i = 0; i < 400; i++) {
+        double s = 0;
+        for (int64_t t = 0; t < 128; t++) s += (double)p.G[(size_t)(i * 128 + t)] * p.G[(size_t)(i * 128 + t)];
+        ASSERT_NEAR(s, 1.0, 1e-5);
+    }
+    // the spec and its errors
+    const PlantedConfig q = parse_planted_spec("planted:d=16,features=32,clusters=4,spread=0.7");
+    EXPECT_EQ(q.clusters, 4);
+    EXPECT_FLOAT_EQ(q.cluster_spread, 0.7f);
+    try {
+        parse_planted_spec("planted:d=16,features=32,clusters=33");
+        ADD_FAILURE() << "no error";
+    } catch (const unfold::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("clusters must be in 0..32"), std::string::npos) << e.what();
+    }
 }
