@@ -210,6 +210,12 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
     const int64_t B = tc.batch, d = sc.d_in, F = sc.d_sae;
     std::vector<float> x((size_t)(B * d));
     const std::string ck = opts.out_dir.empty() ? "" : path_join(path_join(opts.out_dir, "checkpoint"), "state.bin");
+    if (!opts.out_dir.empty()) {  // temporaries a run killed outright (kill -9) left: ours, of dead processes
+        std::vector<std::string> mine = {ck};
+        for (const char* f : {"cfg.json", "sae_weights.safetensors", "sparsity.safetensors", "metrics.json"})
+            mine.push_back(path_join(opts.out_dir, f));
+        remove_stale_temporaries(mine);
+    }
 
     SaeTrainState st;
     if (opts.resume && !ck.empty() && file_exists(ck)) {
