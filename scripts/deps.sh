@@ -4,6 +4,9 @@
 set -euo pipefail
 # build + tests; bible-kjv and dict-gcide are the real English corpora of `unfold lm corpus` / `lm train --corpus kjv`
 PKGS=(build-essential cmake pkg-config libopenblas-dev libgtest-dev libbenchmark-dev zlib1g-dev libsqlite3-dev bible-kjv dict-gcide)
+# CI's sanitizer and fuzzing build (scripts/sanitize.sh): clang 14 with its sanitizer and libFuzzer runtimes,
+# clang's OpenMP, and llvm-symbolizer for readable sanitizer reports
+PKGS+=(clang libclang-rt-14-dev libomp-dev llvm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
