@@ -8,6 +8,9 @@ set -euo pipefail
 # (headless) browser
 PKGS=(build-essential cmake pkg-config libopenblas-dev libgtest-dev libbenchmark-dev zlib1g-dev libsqlite3-dev
       libcpp-httplib-dev libhnswlib-dev bible-kjv dict-gcide chromium chromium-driver python3-selenium)
+# CI's sanitizer and fuzzing build (scripts/sanitize.sh): clang 14 with its sanitizer and libFuzzer runtimes,
+# clang's OpenMP, and llvm-symbolizer for readable sanitizer reports
+PKGS+=(clang libclang-rt-14-dev libomp-dev llvm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -96,8 +96,9 @@ Args parse_args(const CommandSpec& spec, int argc, char** argv) {
     if ((int)a.positional.size() < spec.min_positional || (int)a.positional.size() > spec.max_positional)
         fail("%s: expected %d to %d positional arguments, got %d (see --help)", spec.name.c_str(), spec.min_positional,
              spec.max_positional, (int)a.positional.size());
-    int t = (int)a.i64("threads");
-    if (t < 0) fail("%s: --threads must be >= 0", spec.name.c_str());
+    const int64_t t64 = a.i64("threads");
+    if (t64 < 0) fail("%s: --threads must be >= 0", spec.name.c_str());
+    const int t = a.i32("threads", 0, 1 << 16);
     // The program is the host: its threads are the process default, and every library call gets the context.
     a.ctx.threads = t > 0 ? t : hardware_threads();
     a.ctx.quiet = a.flag("quiet");
@@ -124,6 +125,15 @@ int64_t Args::i64(const std::string& name) const {
     std::string v = str(name);
     if (v.empty()) fail("%s: --%s is required", spec->name.c_str(), name.c_str());
     return parse_int(v, spec->name + ": --" + name);
+}
+
+int Args::i32(const std::string& name, int64_t lo, int64_t hi) const {
+    UNFOLD_ASSERT(lo <= hi && lo >= INT32_MIN && hi <= INT32_MAX);
+    const int64_t v = i64(name);
+    if (v < lo || v > hi)
+        fail("%s: --%s: %lld is out of range [%lld, %lld]", spec->name.c_str(), name.c_str(), (long long)v,
+             (long long)lo, (long long)hi);
+    return (int)v;
 }
 
 uint64_t Args::seed() const {

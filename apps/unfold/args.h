@@ -47,6 +47,9 @@ struct Args {
     bool flag(const std::string& name) const;
     std::string str(const std::string& name) const;  // value or default; throws if required and missing
     int64_t i64(const std::string& name) const;
+    // An int flag: a value outside [lo, hi] (by default int's range) is refused, naming the flag and the range,
+    // instead of being narrowed to another number ("--k 4294967312" is not 16).
+    int i32(const std::string& name, int64_t lo = INT32_MIN, int64_t hi = INT32_MAX) const;
     double f64(const std::string& name) const;
     uint64_t seed() const;  // 0 .. 2^64-1
     int threads() const { return (int)i64("threads"); }

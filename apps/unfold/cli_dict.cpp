@@ -33,7 +33,7 @@ SourceOptions source_options(const Args& a) {
     so.seed = a.seed();
     so.tensor_name = a.str("tensor");
     so.from_toy = a.str("from-toy");
-    so.toy_instance = (int)a.i64("instance");
+    so.toy_instance = a.i32("instance", 0);
     so.shuffle_buffer_rows = a.i64("buffer-rows");
     UNFOLD_CHECK(so.shuffle_buffer_rows >= 0, "--buffer-rows must be >= 0");
     return so;
@@ -44,9 +44,9 @@ CodeOptions code_options(const Args& a) {
     o.solver = parse_dict_solver(a.str("solver"));
     o.alpha = (float)a.f64("alpha");
     o.positive = a.flag("positive");
-    o.max_iter = (int)a.i64("max-iter");
+    o.max_iter = a.i32("max-iter", 1);
     o.tol = (float)a.f64("tol");
-    o.k = (int)a.i64("k");
+    o.k = a.i32("k", 1);
     o.omp_tol = (float)a.f64("omp-tol");
     UNFOLD_CHECK(o.alpha >= 0, "--alpha must be >= 0");
     UNFOLD_CHECK(o.max_iter >= 1, "--max-iter must be >= 1");
@@ -106,7 +106,7 @@ int run_train(int argc, char** argv) {
     cfg.batch = a.i64("batch");
     cfg.epochs = a.f64("epochs");
     cfg.samples = a.i64("samples");
-    cfg.bcd_sweeps = (int)a.i64("bcd-sweeps");
+    cfg.bcd_sweeps = a.i32("bcd-sweeps", 1);
     cfg.code = code_options(a);
     cfg.seed = a.seed();
     cfg.ctx = a.ctx;
@@ -146,7 +146,7 @@ int run_encode(int argc, char** argv) {
     Tensor D = dict_load(a.positional[0], &code);
     if (a.given("solver")) code.solver = parse_dict_solver(a.str("solver"));
     if (a.given("alpha")) code.alpha = (float)a.f64("alpha");
-    if (a.given("k")) code.k = (int)a.i64("k");
+    if (a.given("k")) code.k = a.i32("k", 1);
     SourceOptions so = source_options(a);
     so.sequential = true;
     auto src = open_source(a.positional.size() > 1 ? a.positional[1] : "", so);

@@ -159,10 +159,10 @@ int features_build_cmd(int argc, char** argv) {
     o.batch = scan.batch;
     o.bos_id = scan.bos_id;
     o.tokens = scan.tokens;
-    o.stats.top = (int)a.i64("top");
-    o.stats.before = (int)a.i64("before");
-    o.stats.after = (int)a.i64("after");
-    o.stats.interval_samples = (int)a.i64("interval-samples");
+    o.stats.top = a.i32("top", 0);
+    o.stats.before = a.i32("before", 0);
+    o.stats.after = a.i32("after", 0);
+    o.stats.interval_samples = a.i32("interval-samples", 0);
     o.stats.seed = a.seed();
     o.cofire_rows = a.i64("cofire-rows");
     o.checkpoint_seconds = a.f64("checkpoint-every");
@@ -601,7 +601,7 @@ int features_effect_cmd(int argc, char** argv) {
     const int64_t f = a.i64("feature");
     auto tokens = corpus_tokens(a, *L);
     CorpusScan scan = scan_from_args(a, *L);
-    EffectResult r = features_effect(L->m, L->sae->sae, tokens, scan, f, (int)a.i64("top"));
+    EffectResult r = features_effect(L->m, L->sae->sae, tokens, scan, f, a.i32("top", 0));
     const auto texts = token_texts(*L->tok, L->m.cfg.vocab);
     if (a.flag("json")) {
         Json j = Json::object();

@@ -102,6 +102,17 @@ static int cmd_generate(int argc, char** argv) {
         }()};
     Args a = parse_args(spec, argc, argv);
     if (a.help) return 0;
+    GenerateOptions o;  // the sampling flags are checked before the model loads
+    o.max_new_tokens = a.i64("steps");
+    UNFOLD_CHECK(o.max_new_tokens >= 0, "--steps must be >= 0");
+    const double temperature = a.f64("temperature");
+    UNFOLD_CHECK(temperature >= 0 && temperature <= 1e30,
+                 "unfold lm generate: --temperature: %g is out of range (0 = greedy, > 0 samples)", temperature);
+    o.temperature = (float)temperature;
+    o.top_k = a.i64("top-k");
+    UNFOLD_CHECK(o.top_k >= 0, "unfold lm generate: --top-k: %lld is out of range (0 = all tokens, k > 0 the k most "
+                 "likely)", (long long)o.top_k);
+    o.seed = a.seed();
     LmModel m;
     load_inference_model(m, a);
     auto tok = open_model_tokenizer(a.str("model"), a.str("tokenizer"));
@@ -114,12 +125,6 @@ static int cmd_generate(int argc, char** argv) {
     auto enc = tok->encode(a.str("prompt"));
     prompt.insert(prompt.end(), enc.begin(), enc.end());
     UNFOLD_CHECK(!prompt.empty(), "the tokenizer has no BOS token: give a --prompt");
-    GenerateOptions o;
-    o.max_new_tokens = a.i64("steps");
-    UNFOLD_CHECK(o.max_new_tokens >= 0, "--steps must be >= 0");
-    o.temperature = (float)a.f64("temperature");
-    o.top_k = a.i64("top-k");
-    o.seed = a.seed();
     // llama2.c convention: BOS delimits documents, so a sampled BOS ends the text; GPT-2: <|endoftext|>
     o.stop_id = tok->bos_id() >= 0 && tok->bos_id() != tok->eos_id() ? tok->bos_id() : tok->eos_id();
     const bool ids_only = a.flag("ids");

@@ -86,7 +86,7 @@ int cmd_lm_train(int argc, char** argv) {
         copy_tokenizer(a.str("tokenizer"), out);
     } else {
         BpeTrainConfig bc;
-        bc.vocab_size = (int32_t)a.i64("bpe-vocab");
+        bc.vocab_size = a.i32("bpe-vocab", 1);
         bc.ctx = a.ctx;
         BpeTrainStats bs;
         tok = bpe_train_save(read_file(corpus), bc, path_join(out, "tokenizer"), &bs);

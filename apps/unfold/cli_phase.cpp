@@ -50,8 +50,8 @@ int toy_cmd_phase(int argc, char** argv) {
     Args a = parse_args(kPhaseSpec, argc, argv);
     if (a.help) return 0;
     PhaseSpec s;
-    s.n_features = (int)a.i64("features");
-    s.n_hidden = (int)a.i64("hidden");
+    s.n_features = a.i32("features", 1);
+    s.n_hidden = a.i32("hidden", 1);
     UNFOLD_CHECK(s.n_features >= 2 && s.n_features <= 64, "--features: expected 2..64, got %d", s.n_features);
     s.kind = parse_toy_kind(a.str("model"));
     UNFOLD_CHECK(s.kind != ToyKind::ABS, "--model: the phase diagram needs linear, relu or hidden-relu");
@@ -67,11 +67,11 @@ int toy_cmd_phase(int argc, char** argv) {
     }
     UNFOLD_CHECK(s.grid_p >= 1 && s.grid_r >= 1 && s.grid_p <= 200 && s.grid_r <= 200,
                  "--grid: expected 1..200 cells per axis, got '%s'", g.c_str());
-    s.seeds = (int)a.i64("seeds");
+    s.seeds = a.i32("seeds", 1);
     UNFOLD_CHECK(s.seeds >= 1 && s.seeds <= 64, "--seeds: expected 1..64");
     s.steps = a.i64("steps");
     UNFOLD_CHECK(s.steps >= 1, "--steps: must be >= 1");
-    s.batch = (int)a.i64("batch");
+    s.batch = a.i32("batch", 1);
     UNFOLD_CHECK(s.batch >= 1 && s.batch <= (1 << 20), "--batch: expected 1..1048576");
     s.lr = (float)a.f64("lr");
     s.weight_decay = (float)a.f64("weight-decay");

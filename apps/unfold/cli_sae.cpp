@@ -9,6 +9,7 @@
 #include "cli_lm.h"
 #include "commands.h"
 #include "unfold/core/error.h"
+#include "unfold/core/memory.h"
 #include "unfold/core/progress.h"
 #include "unfold/data/source.h"
 #include "unfold/features/faithfulness.h"
@@ -44,7 +45,7 @@ static std::unique_ptr<ActivationSource> source_from_args(const Args& a, uint64_
     so.shuffle_buffer_rows = a.i64("shuffle-buffer");
     so.tensor_name = a.str("tensor");
     so.from_toy = a.str("from-toy");
-    so.toy_instance = (int)a.i64("instance");
+    so.toy_instance = a.i32("instance", 0);
     std::string in = a.str("input");
     UNFOLD_CHECK(!in.empty() || !so.from_toy.empty(), "give --input PATH or --from-toy DIR");
     return open_source(in, so);
@@ -94,12 +95,12 @@ static int sae_train_cmd(int argc, char** argv) {
     SaeTrainConfig c;
     c.sae.arch = parse_sae_arch(a.str("arch"));
     c.sae.d_sae = a.i64("latents");
-    c.sae.k = (int)a.i64("k");
+    c.sae.k = a.i32("k", 1);
     c.sae.l1_coef = (float)a.f64("l1");
     c.sae.l0_coef = (float)a.f64("l0");
     c.sae.bandwidth = (float)a.f64("bandwidth");
     c.sae.init_threshold = (float)a.f64("init-threshold");
-    c.sae.k_aux = (int)a.i64("k-aux");
+    c.sae.k_aux = a.i32("k-aux", 0);
     c.sae.aux_coef = (float)a.f64("aux-coef");
     std::string dn = a.str("decoder-norm");
     UNFOLD_CHECK(dn == "auto" || dn == "unit" || dn == "free", "--decoder-norm: expected auto|unit|free, got '%s'",
@@ -121,9 +122,18 @@ static int sae_train_cmd(int argc, char** argv) {
     c.log_every = std::max<int64_t>(1, a.i64("log-every"));
     c.checkpoint_every = a.i64("checkpoint-every");
     c.seed = a.seed();
+    // Sizes that cannot fit are refused before anything is opened or created: first for rows of any width, then
+    // for the source's d_in.
+    auto fits = [&](int64_t d_in, const std::string& rows) {
+        check_memory_fits(sae_train_memory_bytes(c, d_in),
+                          strformat("unfold sae train: --latents %lld with --batch %lld and %s", (long long)c.sae.d_sae,
+                                    (long long)c.batch, rows.c_str()));
+    };
+    fits(1, "rows of any width");
     c.validate("unfold sae train");  // before the source is opened: --k, --latents, --steps, ... (d_in comes later)
     auto src = source_from_args(a, c.seed);
     c.sae.d_in = src->dim();
+    fits(c.sae.d_in, strformat("d_in %lld (%s)", (long long)c.sae.d_in, src->describe().c_str()));
     SaeTrainOptions o;
     o.out_dir = out;
     o.resume = a.flag("resume");

@@ -44,7 +44,7 @@ int cmd_lm_bpe(int argc, char** argv) {
     if (a.help) return 0;
     std::string text = corpus_read_text(a.str("corpus"));
     BpeTrainConfig cfg;
-    cfg.vocab_size = (int32_t)a.i64("vocab");
+    cfg.vocab_size = a.i32("vocab", 1);
     cfg.min_pair_count = a.i64("min-count");
     cfg.ctx = a.ctx;
     BpeTrainStats st;

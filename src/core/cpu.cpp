@@ -3,6 +3,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
 
 #include "unfold/core/error.h"
 
@@ -15,7 +18,9 @@ const CpuFeatures& cpu_features() {
         __builtin_cpu_init();
         c.avx2 = __builtin_cpu_supports("avx2");
         c.fma = __builtin_cpu_supports("fma");
-        c.f16c = __builtin_cpu_supports("f16c");
+        // clang (14) has no "f16c" for __builtin_cpu_supports: CPUID leaf 1, ECX bit 29 (Intel SDM vol. 2A)
+        unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+        c.f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && ((ecx >> 29) & 1u);
         c.avx512f = __builtin_cpu_supports("avx512f");
         c.avx512bw = __builtin_cpu_supports("avx512bw");
         c.avx512vl = __builtin_cpu_supports("avx512vl");

@@ -111,6 +111,7 @@ DictResult dict_train(ActivationSource& src, const DictTrainConfig& cfg) {
     std::vector<float> v((size_t)K, 0.0f);  // warm start of the power iteration
     Rng reseed_rng(cfg.seed, kStreamReseed);
     DictTrainState ts;
+    if (!cfg.checkpoint.empty()) remove_stale_temporaries({cfg.checkpoint});  // left by a run killed outright
     if (cfg.resume && !cfg.checkpoint.empty() && file_exists(cfg.checkpoint)) {
         load_checkpoint(cfg.checkpoint, cfg, res, st, v, ts, src);
         reseed_rng.counter = ts.reseed_counter;
@@ -190,6 +191,12 @@ Json dict_save_run(const std::string& dir, const DictResult& r, const DictTrainC
     UNFOLD_CHECK(r.D.dim(1) == d, "dict: the dictionary has d = %lld, the source %lld", (long long)r.D.dim(1),
                  (long long)d);
     if (src.num_rows() > 0) eval_rows = std::min(eval_rows, src.num_rows());
+    {  // temporaries a run killed outright (kill -9) left: ours, of dead processes
+        std::vector<std::string> mine;
+        for (const char* f : {"cfg.json", "sae_weights.safetensors", "sparsity.safetensors", "metrics.json"})
+            mine.push_back(path_join(dir, f));
+        remove_stale_temporaries(mine);
+    }
     Json metrics = Json::object();
     metrics["source"] = src.describe();
     metrics["solver"] = dict_solver_name(cfg.code.solver);

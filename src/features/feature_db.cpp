@@ -156,7 +156,7 @@ struct FeatureDbWriter::Stmts {
 };
 
 FeatureDbWriter::FeatureDbWriter(const std::string& path) : path_(path) {
-    tmp_ = path + ".tmp-" + std::to_string((long long)getpid());
+    tmp_ = atomic_temp_path(path);  // the form remove_stale_temporaries recognises
     std::remove(tmp_.c_str());
     sqlite3* db = nullptr;
     if (sqlite3_open_v2(tmp_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {

@@ -170,6 +170,7 @@ FeaturesBuildResult features_build(const LmModel& m, const Sae& sae, const std::
     FeatureStats st(F, V, T, so);
 
     const std::string partial = out_path + ".partial";
+    remove_stale_temporaries({out_path, partial});  // left by a build killed outright (kill -9)
     const Json fp = fingerprint(m, sae, tokens, o, nwin);
     int64_t start = 0;
     if (o.resume && file_exists(partial)) {

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "unfold/core/error.h"
@@ -31,8 +33,63 @@ std::string read_file(const std::string& path) {
 
 static std::atomic<uint64_t> g_tmp_counter{0};
 
+std::string atomic_temp_path(const std::string& path) {
+    return path + ".tmp." + std::to_string((long)getpid()) + "." + std::to_string(g_tmp_counter++);
+}
+
+// "<name>.tmp.<pid>.<n>" -> name and pid; false for any other file name.
+static bool parse_temp_name(const std::string& f, std::string* name, long* pid) {
+    const size_t dot_n = f.rfind('.');
+    if (dot_n == std::string::npos || dot_n + 1 == f.size()) return false;
+    const size_t dot_pid = dot_n == 0 ? std::string::npos : f.rfind('.', dot_n - 1);
+    if (dot_pid == std::string::npos || dot_pid + 1 == dot_n || dot_pid < 4) return false;
+    auto digits = [&](size_t b, size_t e) {
+        for (size_t i = b; i < e; i++)
+            if (f[i] < '0' || f[i] > '9') return false;
+        return e - b <= 18;
+    };
+    if (!digits(dot_n + 1, f.size()) || !digits(dot_pid + 1, dot_n)) return false;
+    if (f.compare(dot_pid - 4, 4, ".tmp") != 0 || dot_pid - 4 == 0) return false;
+    *name = f.substr(0, dot_pid - 4);
+    *pid = std::stol(f.substr(dot_pid + 1, dot_n - dot_pid - 1));  // at most 18 digits: fits a long
+    return true;
+}
+
+// kill(pid, 0): 0 = exists, EPERM = exists but belongs to someone else; only ESRCH means it is gone.
+static bool process_exists(long pid) {
+    if (pid <= 0 || pid > (long)INT32_MAX) return false;
+    return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
+int remove_stale_temporaries(const std::string& dir, const std::function<bool(const std::string& name)>& owns) {
+    if (!is_directory(dir)) return 0;
+    int removed = 0;
+    for (const std::string& f : list_dir(dir)) {
+        std::string name;
+        long pid = 0;
+        if (!parse_temp_name(f, &name, &pid) || !owns(name)) continue;
+        if (pid == (long)getpid() || process_exists(pid)) continue;
+        const std::string p = path_join(dir, f);
+        struct stat st;
+        if (lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (std::remove(p.c_str()) == 0) removed++;
+    }
+    return removed;
+}
+
+int remove_stale_temporaries(const std::vector<std::string>& paths) {
+    int removed = 0;
+    for (const std::string& p : paths) {
+        const size_t slash = p.rfind('/');
+        const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : p.substr(0, slash);
+        const std::string base = slash == std::string::npos ? p : p.substr(slash + 1);
+        if (!base.empty()) removed += remove_stale_temporaries(dir, [&](const std::string& n) { return n == base; });
+    }
+    return removed;
+}
+
 AtomicFile::AtomicFile(const std::string& path) : path_(path) {
-    tmp_ = path + ".tmp." + std::to_string((long)getpid()) + "." + std::to_string(g_tmp_counter++);
+    tmp_ = atomic_temp_path(path);
     f_ = std::fopen(tmp_.c_str(), "wb");
     if (!f_) fail("%s: cannot create (%s)", tmp_.c_str(), std::strerror(errno));
 }

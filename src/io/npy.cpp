@@ -218,7 +218,9 @@ static const char* type_descr(NpyType t) {
 }
 
 // Float conversion of n elements (unaligned-safe); returns the index of the first NaN/Inf or -1.
+// An empty array has no buffer (dst is null): memcpy with a null pointer is undefined even for 0 bytes.
 static int64_t convert_float(NpyType t, const uint8_t* src, float* dst, int64_t n) {
+    if (n == 0) return -1;
     switch (t) {
         case NpyType::F32: std::memcpy(dst, src, (size_t)n * 4); break;
         case NpyType::F16:

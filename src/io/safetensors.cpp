@@ -224,8 +224,11 @@ static T load_le(const uint8_t* p) {
     return v;
 }
 
-// Converts n elements of dtype d at src into float32 dst (unaligned-safe).
+// Converts n elements of dtype d at src into float32 dst (unaligned-safe). An empty tensor has no buffer (dst
+// is null, and so is src when the data section is empty): memcpy with a null pointer is undefined even for 0
+// bytes.
 static void convert_to_f32(DType d, const uint8_t* src, float* dst, int64_t n) {
+    if (n == 0) return;
     switch (d) {
         case DType::F32: std::memcpy(dst, src, (size_t)n * 4); break;
         case DType::F16:

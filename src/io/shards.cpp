@@ -36,6 +36,17 @@ bool safe_file_name(const std::string& f) {
     return true;
 }
 
+// the files a ShardWriter writes: index.json, ground_truth.npy, shard_NNNNN.npy, shard_NNNNN.<column>.npy
+bool written_by_shard_writer(const std::string& f) {
+    if (f == "index.json" || f == "ground_truth.npy") return true;
+    if (f.rfind("shard_", 0) != 0 || f.size() < 4 || f.compare(f.size() - 4, 4, ".npy") != 0) return false;
+    size_t i = 6;
+    while (i < f.size() && std::isdigit((unsigned char)f[i])) i++;
+    if (i < 11) return false;  // at least five digits
+    if (i == f.size() - 4) return true;
+    return f[i] == '.' && valid_column_name(f.substr(i + 1, f.size() - 4 - (i + 1)));
+}
+
 int64_t first_bad_row(const float* x, int64_t n, int64_t d) {
     for (int64_t r = 0; r < n; r++)
         for (int64_t j = 0; j < d; j++)
@@ -157,9 +168,12 @@ ShardWriter::ShardWriter(const std::string& dir, const ShardWriterOptions& opts,
     for (const auto& c : opts.columns)
         UNFOLD_CHECK(valid_column_name(c), "%s: shard writer: bad column name \"%s\"", dir.c_str(), c.c_str());
     const std::string ipath = path_join(dir, "index.json");
+    // A writer killed outright (kill -9) left its temporaries (shard_00003.npy.tmp.<pid>.<n>): a writer that
+    // takes the folder over removes them (only names a shard writer writes, only of processes that are gone).
     if (!resume) {
         UNFOLD_CHECK(!file_exists(ipath), "%s: already holds a shard index (use a new folder, or resume)",
                      dir.c_str());
+        remove_stale_temporaries(dir, written_by_shard_writer);
         make_dirs(dir);
         index_.d = opts.d;
         index_.f16 = opts.f16;
@@ -169,6 +183,7 @@ ShardWriter::ShardWriter(const std::string& dir, const ShardWriterOptions& opts,
         write_index();  // an empty, valid folder from the start
     } else {
         UNFOLD_CHECK(file_exists(ipath), "%s: cannot resume: no index.json", dir.c_str());
+        remove_stale_temporaries(dir, written_by_shard_writer);
         ShardReader rd(dir);  // full validation
         index_ = rd.index();
         UNFOLD_CHECK(index_.d == opts.d, "%s: cannot resume: index has d = %lld, writer has d = %lld", ipath.c_str(),

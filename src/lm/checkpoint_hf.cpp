@@ -127,11 +127,20 @@ void lm_load_hf(LmModel& m, const std::string& path) {
     // GPT-2 checkpoints may prefix every name with "transformer."
     std::string prefix;
     if (cfg.arch == LmArch::GPT2 && !st.has("wte.weight") && st.has("transformer.wte.weight")) prefix = "transformer.";
+    // Every tensor the config implies must be in the files with its shape before anything is allocated: a
+    // config.json that claims more than the weights hold is refused here, not by allocating what it claims.
+    for (const ParamView& v : lm_param_layout(cfg)) {
+        const std::string name = prefix + v.name;
+        UNFOLD_CHECK(st.has(name), "%s: missing tensor '%s' (expected shape %s for %s)", st.where.c_str(),
+                     name.c_str(), shape_str(v.shape).c_str(), cfg.describe().c_str());
+        const StEntry& e = st.by_name.at(name)->entry(name);
+        UNFOLD_CHECK(e.shape == v.shape, "%s: tensor '%s': expected shape %s for %s, found %s",
+                     st.by_name.at(name)->path().c_str(), name.c_str(), shape_str(v.shape).c_str(),
+                     cfg.describe().c_str(), shape_str(e.shape).c_str());
+    }
     lm_build(m, cfg);
     for (const ParamView& v : m.params.views) {
         std::string name = prefix + v.name;
-        UNFOLD_CHECK(st.has(name), "%s: missing tensor '%s' (expected shape %s for %s)", st.where.c_str(),
-                     name.c_str(), shape_str(v.shape).c_str(), cfg.describe().c_str());
         Tensor t = st.by_name.at(name)->read_f32(name, v.shape);
         std::memcpy(m.params.data.data() + v.offset, t.ptr(), v.numel * sizeof(float));
     }

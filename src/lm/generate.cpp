@@ -10,9 +10,16 @@
 
 namespace unfold {
 
+static void check_sampling(float temperature, int64_t top_k) {
+    UNFOLD_CHECK(temperature >= 0.0f && std::isfinite(temperature),
+                 "generate: temperature %g: expected a finite number >= 0 (0 = greedy)", (double)temperature);
+    UNFOLD_CHECK(top_k >= 0, "generate: top_k %lld: expected >= 0 (0 = all tokens)", (long long)top_k);
+}
+
 int32_t sample_logits(const float* logits, int64_t V, float temperature, int64_t top_k, uint64_t seed,
                       uint64_t step) {
-    if (temperature <= 0.0f) {
+    check_sampling(temperature, top_k);
+    if (temperature == 0.0f) {
         int64_t best = 0;
         for (int64_t j = 1; j < V; j++)
             if (logits[j] > logits[best]) best = j;
@@ -46,6 +53,7 @@ std::vector<int32_t> lm_generate(const LmModel& m, const std::vector<int32_t>& p
                                  const std::function<void(int32_t, int32_t)>& on_token,
                                  std::vector<std::vector<float>>* logits_out) {
     UNFOLD_CHECK(!prompt.empty(), "generate: the prompt needs at least one token (e.g. BOS)");
+    check_sampling(opts.temperature, opts.top_k);  // before any work: a negative value is a mistake, not "greedy"
     const int64_t V = m.cfg.vocab;
     int64_t positions = (int64_t)prompt.size() + std::max<int64_t>(opts.max_new_tokens - 1, 0);
     UNFOLD_CHECK(positions <= m.cfg.n_ctx, "generate: prompt of %zu tokens + %lld new tokens exceeds the context %lld",

@@ -111,6 +111,13 @@ LmTrainResult lm_train(LmModel& m, const std::vector<int32_t>& train, const std:
                  train.size(), (long long)(T + 1));
     UNFOLD_CHECK(tc.steps > 0 && B > 0 && T > 0, "train: steps, batch and context must be positive");
     make_dirs(out_dir);
+    {  // temporaries a run killed outright (kill -9) left: ours, of dead processes
+        std::vector<std::string> mine;
+        for (const char* f : {"train_state.safetensors", "model.safetensors", "config.json", "train_config.json",
+                              "metrics.jsonl"})
+            mine.push_back(path_join(out_dir, f));
+        remove_stale_temporaries(mine);
+    }
     AdamState st;
     st.init(m.params.size());
     int64_t step0 = 0;

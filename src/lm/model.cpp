@@ -16,7 +16,8 @@ namespace unfold {
 
 static const size_t NONE = SIZE_MAX;
 
-void lm_build(LmModel& m, const LmConfig& cfg) {
+// lm_build's work; with allocate = false it stops once the views (names, shapes, offsets) are declared.
+static void build(LmModel& m, const LmConfig& cfg, bool allocate) {
     cfg.validate("model config");
     m.cfg = cfg;
     m.params = ParamSet();
@@ -68,6 +69,7 @@ void lm_build(LmModel& m, const LmConfig& cfg) {
         i_lnf_w = add("model.norm.weight", {C});
         if (!cfg.tied) i_head = add("lm_head.weight", {V, C});
     }
+    if (!allocate) return;
     m.params.finalize();
     auto off = [&](size_t i) { return i == NONE ? NONE : m.params.views[i].offset; };
     m.wte = off(i_wte);
@@ -85,6 +87,14 @@ void lm_build(LmModel& m, const LmConfig& cfg) {
         if (v.shape.size() == 1 && (v.name.find("ln_") != std::string::npos || v.name.find("norm") != std::string::npos) &&
             v.name.find(".bias") == std::string::npos)
             std::fill(m.params.data.begin() + (long)v.offset, m.params.data.begin() + (long)(v.offset + v.numel), 1.0f);
+}
+
+void lm_build(LmModel& m, const LmConfig& cfg) { build(m, cfg, true); }
+
+std::vector<ParamView> lm_param_layout(const LmConfig& cfg) {
+    LmModel m;
+    build(m, cfg, false);
+    return m.params.views;
 }
 
 void lm_init_random(LmModel& m, uint64_t seed) {

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "unfold/core/error.h"
+#include "unfold/core/memory.h"
 #include "unfold/core/progress.h"
 #include "unfold/core/rng.h"
 #include "unfold/core/schedule.h"
@@ -198,6 +199,22 @@ static void save_checkpoint(const std::string& out, SaeTrainState& st, const Act
     sae_checkpoint_save(path_join(path_join(out, "checkpoint"), "state.bin"), st);
 }
 
+uint64_t sae_train_memory_bytes(const SaeTrainConfig& cfg, int64_t d_in) {
+    const uint64_t d = (uint64_t)std::max<int64_t>(d_in, 1), F = (uint64_t)std::max<int64_t>(cfg.sae.d_sae, 1),
+                   B = (uint64_t)std::max<int64_t>(cfg.batch, 1);
+    uint64_t params = sat_add(sat_mul(sat_mul(2, d), F), sat_add(F, d));  // W_enc, W_dec, b_enc, b_dec
+    if (cfg.sae.arch == SaeArch::JUMPRELU) params = sat_add(params, F);
+    if (cfg.sae.arch == SaeArch::GATED) params = sat_add(params, sat_mul(2, F));
+    const uint64_t per_bf = cfg.sae.arch == SaeArch::GATED                                             ? 5
+                            : cfg.sae.arch == SaeArch::STANDARD || cfg.sae.arch == SaeArch::JUMPRELU ? 3
+                                                                                                   : 1;
+    uint64_t floats = sat_mul(4, params);
+    floats = sat_add(floats, sat_mul(F, d));
+    floats = sat_add(floats, sat_mul(6, sat_mul(B, d)));
+    floats = sat_add(floats, sat_mul(per_bf, sat_mul(B, F)));
+    return sat_mul(floats, sizeof(float));
+}
+
 SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const SaeTrainOptions& opts) {
     ThreadScope threads(opts.ctx);
     SaeConfig sc = cfg.sae;
@@ -208,8 +225,17 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
     tc.sae = sc;
     tc.validate("sae train");
     const int64_t B = tc.batch, d = sc.d_in, F = sc.d_sae;
+    check_memory_fits(sae_train_memory_bytes(tc, d),
+                      strformat("sae train: d_sae %lld x d_in %lld with batch %lld", (long long)F, (long long)d,
+                                (long long)B));
     std::vector<float> x((size_t)(B * d));
     const std::string ck = opts.out_dir.empty() ? "" : path_join(path_join(opts.out_dir, "checkpoint"), "state.bin");
+    if (!opts.out_dir.empty()) {  // temporaries a run killed outright (kill -9) left: ours, of dead processes
+        std::vector<std::string> mine = {ck};
+        for (const char* f : {"cfg.json", "sae_weights.safetensors", "sparsity.safetensors", "metrics.json"})
+            mine.push_back(path_join(opts.out_dir, f));
+        remove_stale_temporaries(mine);
+    }
 
     SaeTrainState st;
     if (opts.resume && !ck.empty() && file_exists(ck)) {

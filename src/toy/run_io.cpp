@@ -19,6 +19,8 @@ namespace unfold {
 
 void toy_save_run(const ToyModel& model, const std::string& dir) {
     make_dirs(dir);
+    remove_stale_temporaries({path_join(dir, "model.safetensors"), path_join(dir, "config.json"),
+                              path_join(dir, "metrics.json")});  // left by a run killed outright
     const ToyConfig& c = model.cfg;
     std::vector<StWriteTensor> ts;
     for (const ParamView& v : model.params.views)

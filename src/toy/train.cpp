@@ -18,6 +18,7 @@
 #include "unfold/core/optim.h"
 #include "unfold/core/progress.h"
 #include "unfold/core/schedule.h"
+#include "unfold/io/fileio.h"
 #include "unfold/toy/toy.h"
 
 namespace unfold {
@@ -33,6 +34,9 @@ int64_t toy_train_ex(ToyModel& model, const ToyTrainOptions& opt) {
     AdamState st;
     st.init(model.params.size());
     int64_t step = 0;
+    if (!opt.checkpoint_dir.empty())  // temporaries a run killed outright (kill -9) left: ours, of dead processes
+        remove_stale_temporaries({path_join(opt.checkpoint_dir, "config.json"),
+                                  path_join(opt.checkpoint_dir, "state.safetensors")});
     if (opt.resume && !opt.checkpoint_dir.empty()) {
         ToyCheckpoint ck;
         if (toy_load_checkpoint(model, opt.checkpoint_dir, &ck)) {

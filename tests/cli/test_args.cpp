@@ -145,3 +145,17 @@ TEST(Strings, ValidUtf8) {
     EXPECT_FALSE(unfold::valid_utf8("\xc3\x28"));         // bad continuation
     EXPECT_FALSE(unfold::valid_utf8(std::string("\x80")));  // lone continuation byte
 }
+
+// int flags: a value that does not fit is refused naming the flag and the range, never narrowed
+TEST(Args, IntFlagsRefuseValuesOutsideTheirRange) {
+    EXPECT_EQ(parse({"--n", "2147483647", "--threads", "1"}).i32("n"), 2147483647);
+    EXPECT_EQ(parse({"--n", "-7", "--threads", "1"}).i32("n"), -7);
+    EXPECT_EQ(error_of([&] { parse({"--n", "4294967312", "--threads", "1"}).i32("n"); }),
+              "unfold test run: --n: 4294967312 is out of range [-2147483648, 2147483647]");
+    EXPECT_EQ(error_of([&] { parse({"--n", "0", "--threads", "1"}).i32("n", 1, 100); }),
+              "unfold test run: --n: 0 is out of range [1, 100]");
+    EXPECT_EQ(error_of([&] { parse({"--n", "99999999999999999999", "--threads", "1"}).i32("n"); }),
+              "unfold test run: --n: '99999999999999999999' is out of range (64-bit integers)");
+    EXPECT_EQ(error_of([&] { parse({"--threads", "4294967297"}); }),
+              "unfold test run: --threads: 4294967297 is out of range [0, 65536]");
+}

@@ -396,3 +396,22 @@ TEST(SafeTensors, NoTensorsOnlyMetadata) {
     EXPECT_EQ(read_file(empty), u64le(8) + "{}      ");
     EXPECT_TRUE(SafeTensorsReader(empty).entries().empty());
 }
+
+// 0-element tensors of every float dtype, alone in the file (empty data section, so even the source pointer
+// is the end of the map) and beside others: read_f32 converts nothing and never hands memcpy a null buffer
+// (undefined behaviour UBSan reports; the sanitizer build of the suite runs this under it).
+TEST(SafeTensors, EmptyTensorsReadWithoutTouchingBuffers) {
+    TempDir dir;
+    for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+        SCOPED_TRACE(dtype_name(dt));
+        const std::string alone = dir.file(std::string("alone_") + dtype_name(dt) + ".safetensors");
+        safetensors_write(alone, {{"e", {0, 3}, nullptr, dt}});
+        SafeTensorsReader r(alone);
+        Tensor t = r.read_f32("e", {0, 3});
+        EXPECT_EQ(t.numel(), 0);
+        EXPECT_EQ(t.shape, (Shape{0, 3}));
+    }
+    SafeTensorsReader py(fixture("st_py_all.safetensors"));  // written by the Python package: F32 [0, 3]
+    EXPECT_EQ(py.entry("empty").dtype, DType::F32);
+    EXPECT_EQ(py.read_f32("empty", {0, 3}).numel(), 0);
+}

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <string>
 #include <vector>
@@ -179,6 +180,81 @@ TEST(Shards, ResumeChecksTheNamedMetaFields) {
         EXPECT_EQ(w.rows_written(), 3);
     }
     fs::remove_all(dir);
+}
+
+namespace {
+
+// The id of a process that has exited (forked, reaped): what a writer killed with kill -9 leaves behind.
+long dead_pid() {
+    pid_t p = fork();
+    if (p == 0) _exit(0);
+    int st = 0;
+    waitpid(p, &st, 0);
+    return (long)p;
+}
+
+void touch(const std::string& path, size_t bytes) { write_file_atomic(path, std::string(bytes, 'x')); }
+
+}  // namespace
+
+// kill -9 during `data synth` / `lm cache` leaves shard_NNNNN.npy.tmp.<pid>.<n> files that nothing removed, not
+// even a successful resume. A writer taking a folder over removes its own kind of temporaries of processes that
+// are gone, and nothing else: not a live process's (another writer), not this process's, not other names.
+TEST(Shards, WritersRemoveStaleTemporariesOfDeadWritersOnly) {
+    const std::string dir = tmp_dir("stale");
+    ShardWriterOptions o;
+    o.d = 2;
+    o.rows_per_shard = 4;
+    o.columns = {"token_id"};
+    auto x = rows_data(6, 2, 3);
+    std::vector<int32_t> ids = {1, 2, 3, 4, 5, 6};
+    {
+        ShardWriter w(dir, o);
+        w.append(x.data(), 6, {ids.data()});  // one full shard in the index, two rows buffered: the "crash"
+    }
+    const long dead = dead_pid(), live = (long)getppid(), self = (long)getpid();
+    ASSERT_NE(dead, live);
+    auto tmp = [&](const std::string& name, long pid, int n) {
+        return path_join(dir, name + ".tmp." + std::to_string(pid) + "." + std::to_string(n));
+    };
+    const std::vector<std::string> stale = {tmp("shard_00001.npy", dead, 4), tmp("shard_00001.token_id.npy", dead, 5),
+                                            tmp("index.json", dead, 6), tmp("ground_truth.npy", dead, 0)};
+    const std::vector<std::string> kept = {tmp("shard_00001.npy", live, 1),  // a live process's
+                                           tmp("shard_00002.npy", self, 9),  // this process's own
+                                           tmp("notes.txt", dead, 0),        // not a shard writer's name
+                                           tmp("shard_1.npy", dead, 0),      // not one it writes (5 digits)
+                                           path_join(dir, "shard_00001.npy.tmp.x.1"),  // not the temp form
+                                           path_join(dir, "shard_00001.npy.tmp." + std::to_string(dead))};
+    for (const auto& f : stale) touch(f, 1000);
+    for (const auto& f : kept) touch(f, 10);
+    make_dirs(tmp("shard_00003.npy", dead, 2));  // a folder, not a file: left alone
+    {
+        ShardWriter w(dir, o, /*resume=*/true);
+        EXPECT_EQ(w.rows_written(), 4);
+        w.append(x.data() + 4 * 2, 2, {ids.data() + 4});
+        w.finish();
+    }
+    for (const auto& f : stale) EXPECT_FALSE(file_exists(f)) << f;
+    for (const auto& f : kept) EXPECT_TRUE(file_exists(f)) << f;
+    EXPECT_TRUE(is_directory(tmp("shard_00003.npy", dead, 2)));
+    EXPECT_EQ(ShardReader(dir).rows(), 6);
+    fs::remove_all(dir);
+
+    // a fresh writer in a folder that has no index yet (killed before its first index) cleans up too
+    const std::string fresh = tmp_dir("stale_fresh");
+    make_dirs(fresh);
+    const std::string t = path_join(fresh, "index.json.tmp." + std::to_string(dead) + ".0");
+    touch(t, 5);
+    ShardWriter w(fresh, o);
+    EXPECT_FALSE(file_exists(t));
+    // the folder-level helper reports what it removed
+    touch(path_join(fresh, "a.bin.tmp." + std::to_string(dead) + ".3"), 1);
+    touch(path_join(fresh, "b.bin.tmp." + std::to_string(dead) + ".3"), 1);
+    EXPECT_EQ(remove_stale_temporaries(fresh, [](const std::string& n) { return n == "a.bin"; }), 1);
+    EXPECT_EQ(remove_stale_temporaries(fresh, [](const std::string& n) { return n == "a.bin"; }), 0);
+    EXPECT_TRUE(file_exists(path_join(fresh, "b.bin.tmp." + std::to_string(dead) + ".3")));
+    EXPECT_EQ(remove_stale_temporaries(path_join(fresh, "missing"), [](const std::string&) { return true; }), 0);
+    fs::remove_all(fresh);
 }
 
 class CorruptShards : public ::testing::Test {

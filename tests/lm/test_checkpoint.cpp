@@ -153,6 +153,16 @@ TEST(Checkpoint, HfCorruptFilesRejected) {
                   "n_embd");
     expect_reject(gpt2_variant("act", [](auto&, auto&) {}, [](Json& c) { c["activation_function"] = "relu"; }),
                   "activation_function");
+    // a config.json that claims far more than the weights hold (vocab 2^24 x d_model 2^16: 2^40 floats) is refused
+    // by comparing it with the file, before anything is allocated (it used to allocate what it claimed and end in
+    // std::bad_alloc, or in the OOM killer for a claim just under the machine's memory)
+    expect_reject(gpt2_variant("huge", [](auto&, auto&) {},
+                               [](Json& c) {
+                                   c["vocab_size"] = 1 << 24;
+                                   c["n_embd"] = 1 << 16;
+                                   c["n_head"] = 1 << 10;
+                               }),
+                  "tensor 'wte.weight': expected shape [16777216,65536]");
     std::string bad_json = gpt2_variant("json", [](auto&, auto&) {});
     write_file_atomic(path_join(bad_json, "config.json"), "{\"model_type\": \"gpt2\",, }");
     expect_reject(bad_json, "config.json");

@@ -1,11 +1,13 @@
 // fileio.h: whole-file reads, atomic writes and folder helpers.
 //
 // Every file unfold writes goes through AtomicFile (or write_file_atomic): the bytes go to
-// "<path>.tmp.<pid>" and are renamed into place on commit(), so a crash never leaves a half file.
-// If an AtomicFile is destroyed without commit(), its temporary file is removed.
+// "<path>.tmp.<pid>.<n>" (atomic_temp_path) and are renamed into place on commit(), so a crash never leaves a
+// half file. If an AtomicFile is destroyed without commit(), its temporary file is removed; a process killed
+// outright (kill -9, power loss) cannot, so writers call remove_stale_temporaries when they start.
 #pragma once
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,18 @@ class AtomicFile {
     FILE* f_ = nullptr;
     bool committed_ = false;
 };
+
+// A fresh temporary name beside `path` for this process: "<path>.tmp.<pid>.<n>" (n counts up per process).
+std::string atomic_temp_path(const std::string& path);
+
+// Removes the temporaries that writers killed outright left in `dir`: files named "<name>.tmp.<pid>.<n>"
+// (atomic_temp_path's form) for which owns(name) is true and whose process <pid> no longer exists. Files of a
+// live process (another writer, or this one) and names the caller does not own are left alone, as are
+// anything but regular files. Returns how many were removed; a missing folder removes nothing.
+int remove_stale_temporaries(const std::string& dir, const std::function<bool(const std::string& name)>& owns);
+// The same for the temporaries of these exact files (each in its own folder): what a writer calls at its start
+// with the paths it writes.
+int remove_stale_temporaries(const std::vector<std::string>& paths);
 
 void make_dirs(const std::string& path);  // mkdir -p; throws on failure
 bool file_exists(const std::string& path);

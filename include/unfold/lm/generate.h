@@ -16,8 +16,8 @@ namespace unfold {
 
 struct GenerateOptions {
     int64_t max_new_tokens = 200;
-    float temperature = 0.0f;
-    int64_t top_k = 0;       // 0 = all
+    float temperature = 0.0f;  // >= 0 (a negative one is refused, not taken as greedy)
+    int64_t top_k = 0;         // 0 = all; negative is refused
     uint64_t seed = 0;
     int32_t stop_id = -1;    // stop (without emitting) when this id is sampled; -1 = never
     const HookSet* hooks = nullptr;

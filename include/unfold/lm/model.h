@@ -63,6 +63,9 @@ struct LmModel {
 
 // Declares the parameters (HF names) and allocates them (zeros).
 void lm_build(LmModel& m, const LmConfig& cfg);
+// The parameters lm_build declares for cfg (names, shapes, offsets), allocating nothing: what a loader checks a
+// file against before it trusts the config's sizes.
+std::vector<ParamView> lm_param_layout(const LmConfig& cfg);
 // GPT-2-style init: N(0, 0.02), residual projections N(0, 0.02/sqrt(2L)), norms 1, biases 0.
 void lm_init_random(LmModel& m, uint64_t seed);
 

@@ -77,6 +77,13 @@ struct SaeTrainOptions {
 
 SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const SaeTrainOptions& opts);
 
+// The bytes training needs at least (saturating at UINT64_MAX), for d_in-wide rows: the parameters with their
+// gradients and two Adam moments (4 floats each), the transposed encoder gradient [d_sae, d_in], one batch's
+// rows and reconstructions (6 x [batch, d_in]) and its [batch, d_sae] workspaces: pre-activations (TopK,
+// BatchTopK), plus codes and their gradient (ReLU+L1, JumpReLU), plus the gate's two (Gated). sae_train refuses
+// a configuration that needs more than the memory available before it allocates anything (core/memory.h).
+uint64_t sae_train_memory_bytes(const SaeTrainConfig& cfg, int64_t d_in);
+
 // Weiszfeld iterations for the geometric median of x[n, d] (double accumulation) -> out[d].
 void geometric_median(const float* x, int64_t n, int64_t d, float* out, int iters = 100, double tol = 1e-6);
 
