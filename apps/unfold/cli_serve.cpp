@@ -11,6 +11,7 @@
 #include "unfold/features/feature_db.h"
 #include "unfold/serve/browser.h"
 #include "unfold/serve/http.h"
+#include "unfold/serve/map_tab.h"
 #include "unfold/serve/static_export.h"
 
 namespace unfold {
@@ -24,7 +25,8 @@ int cmd_serve(int argc, char** argv) {
         "JSON API under /api/ (see /api/). Binds 127.0.0.1 unless --host says otherwise; Ctrl-C stops.",
         "unfold serve runs/sae1/features.db\n"
         "unfold serve f.db --model models/stories260K/stories260K.bin --tokenizer models/stories260K/tok512.bin "
-        "--sae runs/sae1 --port 8080",
+        "--sae runs/sae1 --port 8080\n"
+        "unfold serve runs/sae_4096/features.db --map runs/sae_1024,runs/sae_4096   # + the decoder map tab",
         [] {
             std::vector<OptSpec> o = {
                 {"host", "127.0.0.1", "address to listen on (0.0.0.0: every interface - anyone who reaches it)"},
@@ -33,6 +35,9 @@ int cmd_serve(int argc, char** argv) {
                 {"tokenizer", "", "tokenizer file/folder (default: the model folder's tokenizer/)"},
                 kDtypeOpt,
                 {"max-steps", "256", "longest continuation a steering request may ask for"},
+                {"map", "", "SAE runs (comma list, e.g. several sizes on the same activations) for a decoder-map tab "
+                            "(UMAP of their decoder directions, with feature families); the one with the "
+                            "database's d_sae links to its feature pages"},
                 {"log", "", "one line per request on stderr", true}};
             for (auto& x : sae_hook_opts()) o.push_back(x);
             return o;
@@ -70,6 +75,12 @@ int cmd_serve(int argc, char** argv) {
         bo.live = &live;
     }
     FeatureBrowser b(db_path, bo);
+    if (!a.str("map").empty()) {
+        MapTabResult mr = add_map_tab(b, split_list(a.str("map"), ','), a.seed(), a.ctx);
+        a.ctx.info("decoder map: %lld points%s", (long long)mr.points,
+                   mr.linked.empty() ? " (no SAE with the database's feature count: points open no pages)"
+                                     : (", " + mr.linked + " linked to the feature pages").c_str());
+    }
     ServeOptions so;
     so.host = a.str("host");
     so.port = (int)port;

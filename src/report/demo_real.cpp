@@ -22,6 +22,7 @@
 #include "unfold/lm/checkpoint.h"
 #include "unfold/lm/generate.h"
 #include "unfold/lm/tokenizer.h"
+#include "unfold/map/decoder_map.h"
 #include "unfold/report/demo.h"
 #include "unfold/sae/sae_train.h"
 #include "unfold/serve/browser.h"
@@ -333,10 +334,59 @@ void demo_real_model(HtmlReport& r, const DemoOptions& o, std::vector<std::pair<
                 {{prompt_text + tok->decode(plain), prompt_text + tok->decode(steered)}});
     }
     const double t_steer = secs_since(tst);
+
+    // ---- 8. the decoder map: a 4x smaller SAE on the same activations, both embedded jointly (UMAP, cosine),
+    // and feature splitting: each small feature's closest features in the large SAE
+    const auto tm = std::chrono::steady_clock::now();
+    {
+        SaeTrainConfig small_cfg = tc_cfg;
+        small_cfg.sae.d_sae = 128;
+        auto src2 = open_source(path_join(dir, "acts"), so);
+        SaeTrainOptions sto2 = sto;
+        sto2.out_dir = path_join(dir, "sae_128");
+        sto2.eval_tokens = 0;
+        SaeTrainResult small = sae_train(small_cfg, *src2, sto2);
+        std::vector<MapInput> in = {map_input_from_sae(small.sae, "sae_128", sto2.out_dir),
+                                    map_input_from_sae(tr.sae, "sae_512", sto.out_dir)};
+        map_input_annotate_db(in[1], db_path);
+        DecoderMapOptions mo;
+        mo.umap.seed = o.seed;
+        mo.ctx = q;
+        DecoderMap dm = decoder_map(in, mo);
+        MapHtmlOptions ho;
+        ho.title = "stories260K blocks.3.hook_resid_post: decoder directions of a 128- and a 512-latent TopK SAE";
+        ho.link = "features/feature/{id}.html";  // the pages of the 512-latent SAE (the small one has none)
+        write_file_atomic(path_join(dir, "map.html"), decoder_map_html(dm, ho));
+        r.subheading("The decoder map and feature splitting");
+        r.html("<p>The decoder directions of the 512-latent SAE and of a 128-latent one trained on the same "
+               "activations, embedded together in 2-D by UMAP under the cosine metric: <a href=\"real/map.html\">"
+               "real/map.html</a> (hover a point for its label, click to pin it with its family; double-click opens "
+               "a 512-latent feature's page). Families: for a few features of the small SAE, the features of the "
+               "large one closest to it (cosine) - when a feature splits, these are its children.</p>\n");
+        std::vector<std::vector<std::string>> rows;
+        const MapFamilies& fam = dm.families.at(0);
+        const MapSae& big = dm.saes[(size_t)fam.large];
+        std::vector<std::string> big_label((size_t)tr.sae.F());
+        for (size_t i = 0; i < big.feature.size(); i++)
+            if (i < big.labels.size()) big_label[(size_t)big.feature[i]] = big.labels[i];
+        for (size_t f = 0; f < fam.members.size() && rows.size() < 8; f++) {
+            const auto& mem = fam.members[f];
+            if (mem.size() < 3 || mem[0].cosine < 0.5f) continue;
+            std::string kids;
+            for (size_t i = 0; i < 3; i++)
+                kids += strformat("%s%d (%s, cos %s)", i ? "; " : "", mem[i].feature,
+                                  big_label[(size_t)mem[i].feature].empty() ? "-" : big_label[(size_t)mem[i].feature].c_str(),
+                                  fmt_sig(mem[i].cosine, 3).c_str());
+            rows.push_back({std::to_string(f), kids});
+        }
+        r.table({"feature of sae_128", "closest features of sae_512 (label, cosine)"}, rows);
+    }
+    const double t_map = secs_since(tm);
     timing.push_back({"real model: corpus (stories260K samples)", fmt_sig(t_corpus, 3) + " s"});
     timing.push_back({"real model: cache + SAE training", fmt_sig(t_sae, 3) + " s"});
     timing.push_back({"real model: feature database + CE loss", fmt_sig(t_feat, 3) + " s"});
     timing.push_back({"real model: steering", fmt_sig(t_steer, 3) + " s"});
+    timing.push_back({"real model: second SAE + decoder map", fmt_sig(t_map, 3) + " s"});
     q.info("demo: real-model part in %.1f s", secs_since(t0));
 }
 

@@ -64,8 +64,9 @@ HttpServer::HttpServer(const FeatureBrowser& browser, const ServeOptions& o)
     I.svr.set_keep_alive_timeout(2);
     I.svr.set_read_timeout(5);
     I.svr.set_write_timeout(5);
+    // the Content-Security-Policy is set per answer (below): a route may bring its own (the map page's inline
+    // script), and a browser enforces every CSP header it gets, so a default one could not be relaxed
     I.svr.set_default_headers({{"X-Content-Type-Options", "nosniff"},
-                               {"Content-Security-Policy", kCsp},
                                {"Referrer-Policy", "no-referrer"},
                                {"X-Frame-Options", "DENY"}});
     // every request goes to the browser before httplib's own routing
@@ -90,7 +91,12 @@ HttpServer::HttpServer(const FeatureBrowser& browser, const ServeOptions& o)
         }
         if (ok) r = impl_->b.handle(w);
         res.status = r.status;
-        for (const auto& [k, v] : r.headers) res.set_header(k.c_str(), v.c_str());
+        bool own_csp = false;
+        for (const auto& [k, v] : r.headers) {
+            res.set_header(k.c_str(), v.c_str());
+            own_csp |= k == "Content-Security-Policy";
+        }
+        if (!own_csp) res.set_header("Content-Security-Policy", kCsp);
         res.set_content(std::move(r.body), r.content_type.c_str());
         if (impl_->o.log_requests) {
             const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -104,11 +110,13 @@ HttpServer::HttpServer(const FeatureBrowser& browser, const ServeOptions& o)
         std::string m = std::string("{\"error\":\"") + reason_of(res.status) + "\",\"status\":" +
                         std::to_string(res.status) + "}\n";
         res.set_content(m, "application/json; charset=utf-8");
+        res.set_header("Content-Security-Policy", kCsp);
         return httplib::Server::HandlerResponse::Handled;
     }));
     I.svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
         res.status = 500;
         res.set_content("{\"error\":\"internal error\",\"status\":500}\n", "application/json; charset=utf-8");
+        res.set_header("Content-Security-Policy", kCsp);
     });
     if (o.port == 0) {
         I.port = I.svr.bind_to_any_port(o.host);

@@ -73,6 +73,12 @@ TEST(Demo, TinyDemoWritesReport) {
     const size_t start = at + 6, end = html.find('"', start);
     EXPECT_TRUE(file_exists(out + "/" + html.substr(start, end - start))) << html.substr(start, end - start);
     EXPECT_GT(read_file(out + "/real/corpus.txt").size(), 1000u);
+    // the decoder map of both SAEs and the families table
+    EXPECT_NE(html.find("The decoder map and feature splitting"), std::string::npos);
+    const std::string map = read_file(out + "/real/map.html");
+    EXPECT_NE(map.find("<canvas"), std::string::npos);
+    EXPECT_NE(map.find("sae_128"), std::string::npos);
+    EXPECT_NE(map.find("sae_512"), std::string::npos);
     std::filesystem::remove_all(out);
 }
 
