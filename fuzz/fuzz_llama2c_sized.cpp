@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         file.resize(28 + 4 * floats, '\0');
         if (np > 0)
             for (size_t i = 28; i < file.size(); i++) file[i] = (char)payload[(i - 28) % np];
-        if (flags & 1) {
+        if ((flags & 1) && half > 0) {
             const int64_t T = h[6];
             std::vector<float> cs((size_t)(T * half)), sn((size_t)(T * half));
             rope_tables(cs.data(), sn.data(), T, (int64_t)(2 * half), 10000.0f);

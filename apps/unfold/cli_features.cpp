@@ -402,8 +402,11 @@ int features_trace_cmd(int argc, char** argv) {
         auto toks = tokenize_file(*L->tok, corpus, a.ctx);
         HookStreamOptions ho;
         ho.hook = L->sae->hook;
-        ho.context = std::stoll(db.meta("context"));
-        ho.bos_id = (int32_t)std::stoll(db.meta("bos_id"));
+        ho.context = parse_int(db.meta("context"), db.path() + ": meta 'context'");
+        const int64_t bos = parse_int(db.meta("bos_id"), db.path() + ": meta 'bos_id'");
+        UNFOLD_CHECK(bos >= -1 && bos < L->m.cfg.vocab, "%s: meta 'bos_id' %lld is not a token of the model",
+                     db.path().c_str(), (long long)bos);
+        ho.bos_id = (int32_t)bos;
         bos_first = ho.bos_id >= 0;
         HookStream hs(L->m, toks, ho);
         ids = hs.window_ids(c.window);

@@ -35,8 +35,15 @@ Llama2cTokenizer::Llama2cTokenizer(std::vector<std::string> pieces, std::vector<
                  scores_.size());
     UNFOLD_CHECK(pieces_.size() >= 259, "%s: %zu tokens; need at least 259 (ids 3..258 are the byte tokens)",
                  name.c_str(), pieces_.size());
+    for (int b = 0; b < 256; b++)
+        UNFOLD_CHECK(byte_token_value(pieces_[(size_t)b + 3]) == b,
+                     "%s: token %d is '%s', expected the byte token <0x%02X> (ids 3..258 are bytes 0x00..0xFF)",
+                     name.c_str(), b + 3, pieces_[(size_t)b + 3].substr(0, 32).c_str(), b);
+    // Text is matched against the text pieces only (ids 259 and up): a control piece (<unk>, BOS "\n<s>\n", EOS)
+    // or a byte token's name ("<0x41>") that happens to appear in the text, or to be reachable by merges, is
+    // not that token (sentencepiece's rule; llama2.c would emit it, and decode would then lose the text).
     lookup_.reserve(pieces_.size() * 2);
-    for (size_t i = 0; i < pieces_.size(); i++) lookup_.emplace(pieces_[i], (int32_t)i);  // first id wins
+    for (size_t i = 259; i < pieces_.size(); i++) lookup_.emplace(pieces_[i], (int32_t)i);  // first id wins
     // segmentation mode of encode(): see there
     bool space_inside = false, nonspace_then_space = false, empty = false;
     for (const std::string& p : pieces_) {
@@ -45,8 +52,10 @@ Llama2cTokenizer::Llama2cTokenizer(std::vector<std::string> pieces, std::vector<
         for (size_t k = 1; k < p.size(); k++) nonspace_then_space |= p[k] == ' ' && p[k - 1] != ' ';
     }
     if (lookup_.count(" ") && !empty) segment_ = !space_inside ? 2 : !nonspace_then_space ? 1 : 0;
-    std::unordered_map<std::string, std::vector<int32_t>> ids_of;  // every id of each piece string
-    for (size_t i = 0; i < pieces_.size(); i++) ids_of[pieces_[i]].push_back((int32_t)i);
+    // every id of each piece string that can stand in a sequence: byte tokens by their names, as llama2.c joins
+    // them ("<0x41>" + next piece), and text pieces; the merge results are text pieces only (lookup_)
+    std::unordered_map<std::string, std::vector<int32_t>> ids_of;
+    for (size_t i = 3; i < pieces_.size(); i++) ids_of[pieces_[i]].push_back((int32_t)i);
     for (auto& [str, t] : lookup_) {  // t: the id a lookup of this string returns
         for (size_t k = 0; k <= str.size(); k++) {
             auto l = ids_of.find(str.substr(0, k));

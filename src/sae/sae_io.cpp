@@ -272,7 +272,8 @@ Json saelens_metadata_from_cache_meta(const Json& cm) {
     if (hook->str.rfind("blocks.", 0) == 0) {
         size_t e = hook->str.find('.', 7);
         const std::string num = hook->str.substr(7, e == std::string::npos ? std::string::npos : e - 7);
-        if (!num.empty() && num.find_first_not_of("0123456789") == std::string::npos) layer = std::stoll(num);
+        if (!num.empty() && num.size() <= 9 && num.find_first_not_of("0123456789") == std::string::npos)
+            layer = std::stoll(num);  // at most 9 digits: no out_of_range from an index.json's hook name
     }
     md["hook_layer"] = layer;
     if (const Json* c = cm.find("context"); c && c->is_num()) md["context_size"] = c->as_int("index.json: context");

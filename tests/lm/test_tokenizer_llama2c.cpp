@@ -197,3 +197,39 @@ TEST(Llama2cTokenizer, MergesByBestScoreLeftmostOnTies) {
         ASSERT_EQ(tok->encode(t), naive_encode(*tok, t)) << "'" << t << "'";
     }
 }
+
+// Found by fuzz_tokenizer_llama2c (fuzz/crashes/tokenizer_llama2c/): when the text pieces let merges reach a
+// control piece ("\n<s>" + "\n" -> BOS's "\n<s>\n") or a byte token's name ("<0x4" + "1>" -> "<0x41>"), encode
+// emitted BOS / the byte token and decode lost the text. Text only ever matches text pieces (ids >= 259).
+TEST(Llama2cTokenizer, TextNeverEncodesToControlOrByteTokens) {
+    auto tok = toy({{"\n<s>", 5}, {"\n", 1}, {"<0x4", 5}, {"1>", 5}, {"<", 1}, {"0", 1}, {"x", 1}, {"4", 1}, {"1", 1},
+                    {">", 1}, {"<s>", 2}, {"s", 1}, {" ", 0}});
+    for (const std::string text : {"\n<s>\n", "a\n<s>\nb", "<0x41>", "x<0x41><0x41>", "\n</s>\n<unk>"}) {
+        SCOPED_TRACE(text);
+        const std::vector<int32_t> ids = tok->encode(text);
+        for (int32_t id : ids) EXPECT_GE(id, 3) << "a control token";
+        for (int32_t id : ids) {
+            if (id >= 3 && id < 259) {
+                EXPECT_NE(text.find((char)(id - 3)), std::string::npos) << "byte " << id;
+            }
+        }
+        EXPECT_EQ(tok->decode(ids), text);
+    }
+    EXPECT_EQ(tok->piece_id("\n<s>\n"), -1);  // the BOS piece is no text piece
+    EXPECT_EQ(tok->piece_id("<0x41>"), -1);
+    EXPECT_EQ(tok->piece_id("\n<s>"), 259);
+    // ids 3..258 must be the byte tokens, in order
+    std::vector<std::string> p(300, "z");
+    std::vector<float> s(300, 0.0f);
+    char buf[8];
+    for (int b = 0; b < 256; b++) snprintf(buf, sizeof buf, "<0x%02X>", b), p[(size_t)b + 3] = buf;
+    p[68] = "A";
+    try {
+        Llama2cTokenizer bad(p, s, 16, "bad.bin");
+        ADD_FAILURE() << "accepted a vocabulary without byte token <0x41>";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("bad.bin: token 68 is 'A', expected the byte token <0x41>"),
+                  std::string::npos)
+            << e.what();
+    }
+}

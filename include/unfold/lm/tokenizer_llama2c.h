@@ -2,7 +2,9 @@
 //
 // File format (little-endian): int32 max_token_length, then per token: float32 score, int32 len, len bytes.
 // The file does not store the vocabulary size: it is the number of records (pass expected_vocab to check
-// it against a model). Ids 0, 1, 2 are <unk>, BOS, EOS; 3..258 are the byte-fallback tokens <0x00>..<0xFF>.
+// it against a model). Ids 0, 1, 2 are <unk>, BOS, EOS; 3..258 are the byte-fallback tokens <0x00>..<0xFF>
+// (checked); text is matched against the pieces from 259 on only, so encode never emits a control token and
+// never a byte token but as a fallback.
 //
 // encode() reproduces llama2.c's encode(text, bos=0, eos=0): a dummy-prefix " " token for non-empty text
 // (none if " " is not a piece, where llama2.c would push an invalid id),
@@ -38,7 +40,7 @@ class Llama2cTokenizer final : public Tokenizer {
     const std::string& piece(int32_t id) const { return pieces_.at(id); }
     float score(int32_t id) const { return scores_.at(id); }
     int32_t max_token_length() const { return max_token_length_; }
-    int32_t piece_id(const std::string& s) const;  // -1 if absent
+    int32_t piece_id(const std::string& s) const;  // the text piece (id >= 259) equal to s, -1 if none
     int segment_mode() const { return segment_; }  // how encode() splits long texts (0 = not at all)
 
   private:
