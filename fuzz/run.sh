@@ -36,8 +36,8 @@ one() {  # one TARGET: fuzz it, write $out/TARGET/summary
   UNFOLD_FUZZ_SCRATCH=$d/scratch "$bin" "$d/corpus" "${dict[@]}" -max_total_time="$secs" -rss_limit_mb=2560 \
     -malloc_limit_mb=2048 -timeout=30 -print_final_stats=1 -artifact_prefix="$d/" >"$d/log" 2>&1 || true
   local execs rate corpus crashes
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$d/log" | tail -1 | grep -o '[0-9]*$' || true)
-  rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$d/log" | tail -1 | grep -o '[0-9]*$' || true)
+  execs=$(grep -o 'stat::number_of_executed_units:[[:space:]]*[0-9]*' "$d/log" | tail -1 | grep -o '[0-9]*$' || true)
+  rate=$(grep -o 'stat::average_exec_per_sec:[[:space:]]*[0-9]*' "$d/log" | tail -1 | grep -o '[0-9]*$' || true)
   corpus=$(ls "$d/corpus" | wc -l)
   crashes=$(ls "$d" | grep -c -E '^(crash|leak|timeout|oom|slow-unit)-' || true)
   local what=""

@@ -147,6 +147,10 @@ ShardIndex ShardIndex::from_json(const Json& j, const std::string& ctx) {
                          s.file.c_str(), c.c_str(), cf.c_str());
             s.column_files.push_back(cf);
         }
+        // sum stays <= ix.rows, so this neither overflows (two shards of 2^63 - 1 rows did) nor passes a lie
+        UNFOLD_CHECK(s.rows <= ix.rows - sum,
+                     "%s: field 'rows' says %lld but the shards hold more (shards[%zu] alone brings them past it)",
+                     ctx.c_str(), (long long)ix.rows, i);
         sum += s.rows;
         ix.shards.push_back(std::move(s));
     }

@@ -74,8 +74,16 @@ Json lm_config_to_hf_json(const LmConfig& c) {
     return j;
 }
 
-static int64_t req_int(const Json& j, const char* key, const std::string& ctx) {
-    return j.at(key, ctx).as_int(ctx + ": field '" + key + "'");
+// A size field: an integer in [1, 2^30] (LmConfig::validate then applies the real limits), so the arithmetic on
+// it below (4 * n_embd, head_dim * heads) cannot overflow.
+static int64_t size_field(const Json& v, const char* key, const std::string& ctx) {
+    const int64_t x = v.as_int(ctx + ": field '" + key + "'");
+    UNFOLD_CHECK(x >= 1 && x <= (1 << 30), "%s: field '%s' is %lld, expected 1..1073741824", ctx.c_str(), key,
+                 (long long)x);
+    return x;
+}
+static int64_t req_size(const Json& j, const char* key, const std::string& ctx) {
+    return size_field(j.at(key, ctx), key, ctx);
 }
 
 LmConfig lm_config_from_hf_json(const Json& j, const std::string& ctx) {
@@ -84,14 +92,14 @@ LmConfig lm_config_from_hf_json(const Json& j, const std::string& ctx) {
     LmConfig c;
     if (type == "gpt2") {
         c.arch = LmArch::GPT2;
-        c.vocab = req_int(j, "vocab_size", ctx);
-        c.d_model = req_int(j, "n_embd", ctx);
-        c.n_layers = req_int(j, "n_layer", ctx);
-        c.n_heads = req_int(j, "n_head", ctx);
+        c.vocab = req_size(j, "vocab_size", ctx);
+        c.d_model = req_size(j, "n_embd", ctx);
+        c.n_layers = req_size(j, "n_layer", ctx);
+        c.n_heads = req_size(j, "n_head", ctx);
         c.n_kv_heads = c.n_heads;
         const Json* inner = j.find("n_inner");
-        c.d_mlp = inner && !inner->is_null() ? inner->as_int(ctx + ": field 'n_inner'") : 4 * c.d_model;
-        c.n_ctx = j.has("n_positions") ? req_int(j, "n_positions", ctx) : req_int(j, "n_ctx", ctx);
+        c.d_mlp = inner && !inner->is_null() ? size_field(*inner, "n_inner", ctx) : 4 * c.d_model;
+        c.n_ctx = j.has("n_positions") ? req_size(j, "n_positions", ctx) : req_size(j, "n_ctx", ctx);
         c.norm_eps = (float)j.get_num("layer_norm_epsilon", 1e-5);
         std::string act = j.get_str("activation_function", "gelu_new");
         UNFOLD_CHECK(act == "gelu_new" || act == "gelu_pytorch_tanh",
@@ -102,13 +110,14 @@ LmConfig lm_config_from_hf_json(const Json& j, const std::string& ctx) {
         c.tied = true;
     } else if (type == "llama") {
         c.arch = LmArch::LLAMA;
-        c.vocab = req_int(j, "vocab_size", ctx);
-        c.d_model = req_int(j, "hidden_size", ctx);
-        c.n_layers = req_int(j, "num_hidden_layers", ctx);
-        c.n_heads = req_int(j, "num_attention_heads", ctx);
-        c.n_kv_heads = j.get_int("num_key_value_heads", c.n_heads);
-        c.d_mlp = req_int(j, "intermediate_size", ctx);
-        c.n_ctx = req_int(j, "max_position_embeddings", ctx);
+        c.vocab = req_size(j, "vocab_size", ctx);
+        c.d_model = req_size(j, "hidden_size", ctx);
+        c.n_layers = req_size(j, "num_hidden_layers", ctx);
+        c.n_heads = req_size(j, "num_attention_heads", ctx);
+        const Json* kvh = j.find("num_key_value_heads");
+        c.n_kv_heads = kvh && !kvh->is_null() ? size_field(*kvh, "num_key_value_heads", ctx) : c.n_heads;
+        c.d_mlp = req_size(j, "intermediate_size", ctx);
+        c.n_ctx = req_size(j, "max_position_embeddings", ctx);
         c.norm_eps = (float)j.get_num("rms_norm_eps", 1e-6);
         c.rope_theta = (float)j.get_num("rope_theta", 10000.0);
         c.tied = j.get_bool("tie_word_embeddings", false);
@@ -118,7 +127,7 @@ LmConfig lm_config_from_hf_json(const Json& j, const std::string& ctx) {
                      "%s: fields 'attention_bias' / 'mlp_bias' must be false (Llama without biases)", ctx.c_str());
         const Json* hd = j.find("head_dim");
         UNFOLD_CHECK(!hd || hd->is_null() || c.n_heads <= 0 ||
-                         hd->as_int(ctx + ": field 'head_dim'") * c.n_heads == c.d_model,
+                         size_field(*hd, "head_dim", ctx) * c.n_heads == c.d_model,
                      "%s: field 'head_dim' must equal hidden_size / num_attention_heads", ctx.c_str());
         const Json* rs = j.find("rope_scaling");
         UNFOLD_CHECK(!rs || rs->is_null(), "%s: field 'rope_scaling' is not supported (expected null)", ctx.c_str());
@@ -126,9 +135,15 @@ LmConfig lm_config_from_hf_json(const Json& j, const std::string& ctx) {
         fail("%s: field 'model_type' is '%s', expected \"gpt2\" or \"llama\"", ctx.c_str(), type.c_str());
     }
     const Json* b = j.find("bos_token_id");
-    if (b && b->is_num()) c.bos_id = (int32_t)b->as_int(ctx + ": field 'bos_token_id'");
+    auto token_id = [&](const Json& v, const char* key) {
+        const int64_t t = v.as_int(ctx + ": field '" + key + "'");
+        UNFOLD_CHECK(t >= -1 && t <= INT32_MAX, "%s: field '%s' is %lld, expected a token id", ctx.c_str(), key,
+                     (long long)t);
+        return (int32_t)t;
+    };
+    if (b && b->is_num()) c.bos_id = token_id(*b, "bos_token_id");
     const Json* e = j.find("eos_token_id");
-    if (e && e->is_num()) c.eos_id = (int32_t)e->as_int(ctx + ": field 'eos_token_id'");
+    if (e && e->is_num()) c.eos_id = token_id(*e, "eos_token_id");
     c.validate(ctx);
     return c;
 }

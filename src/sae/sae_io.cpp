@@ -146,6 +146,13 @@ static Sae make_sae(SaeArch arch, int64_t d, int64_t F, int k, bool apply_bdec, 
     return s;
 }
 
+// An SAE's k from cfg.json: an integer in [1, 2^24] (a larger one would be narrowed to another number).
+static int k_field(const Json& v, const std::string& ctx) {
+    const int64_t k = v.as_int(ctx);
+    UNFOLD_CHECK(k >= 1 && k <= (1 << 24), "%s is %lld, expected 1..16777216", ctx.c_str(), (long long)k);
+    return (int)k;
+}
+
 static Sae load_saelens(const std::string& dir) {
     const std::string cp = path_join(dir, "cfg.json");
     Json cfg = json_load(cp);
@@ -156,12 +163,13 @@ static Sae load_saelens(const std::string& dir) {
         std::string fn = cfg.get_str("activation_fn_str", "relu");
         if (fn == "topk") {
             arch = "topk";
-            if (const Json* kw = cfg.find("activation_fn_kwargs")) k = (int)kw->get_int("k", 0);
+            if (const Json* kw = cfg.find("activation_fn_kwargs"); kw && kw->find("k"))
+                k = k_field(*kw->find("k"), cp + ": activation_fn_kwargs.k");
         } else {
             arch = "standard";
         }
     }
-    if (arch == "topk" && k == 0) k = (int)cfg.at("k", cp).as_int(cp + ": k");
+    if (arch == "topk" && k == 0) k = k_field(cfg.at("k", cp), cp + ": k");
     UNFOLD_CHECK(arch == "standard" || arch == "topk" || arch == "jumprelu" || arch == "gated" || arch == "batchtopk",
                  "%s: architecture '%s' is not supported (expected standard|topk|batchtopk|jumprelu|gated)", cp.c_str(),
                  arch.c_str());
@@ -293,7 +301,7 @@ static Sae load_sparsify(const std::string& dir) {
     UNFOLD_CHECK(!cfg.get_bool("skip_connection", false), "%s: skip connections are not supported", cp.c_str());
     std::string act = cfg.get_str("activation", "topk");
     UNFOLD_CHECK(act == "topk", "%s: activation '%s' is not supported (expected topk)", cp.c_str(), act.c_str());
-    const int k = (int)cfg.at("k", cp).as_int(cp + ": k");
+    const int k = k_field(cfg.at("k", cp), cp + ": k");
     SafeTensorsReader r(path_join(dir, "sae.safetensors"));
     const StEntry& ew = r.entry("encoder.weight");
     UNFOLD_CHECK(ew.shape.size() == 2, "%s: tensor 'encoder.weight': expected 2 dimensions, found %s",

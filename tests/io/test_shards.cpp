@@ -316,6 +316,16 @@ TEST_F(CorruptShards, IndexRowsDisagree) {
     save_index(j);
     e = error_of([&] { ShardReader r(dir); });
     EXPECT_NE(e.find("shard_00001.npy"), std::string::npos) << e;
+
+    // shard counts whose sum overflows int64 (undefined behaviour the sanitizer build reports; found reading the
+    // code, reproducer fuzz/crashes/shard_index): refused at the shard that goes past the total
+    j["rows"] = INT64_MAX;
+    j["shards"].arr[0]["rows"] = INT64_MAX;
+    j["shards"].arr[1]["rows"] = INT64_MAX;
+    save_index(j);
+    e = error_of([&] { ShardReader r(dir); });
+    EXPECT_NE(e.find("field 'rows' says 9223372036854775807 but the shards hold more (shards[1]"), std::string::npos)
+        << e;
 }
 
 TEST_F(CorruptShards, BadFormatAndPathEscape) {

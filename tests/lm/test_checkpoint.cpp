@@ -307,3 +307,30 @@ TEST(Checkpoint, ShardIndexErrorsNameTheProblem) {
     write_file_atomic(path_join(none, "config.json"), read_file(path_join(base, "config.json")));
     expect_reject(none, "no model.safetensors or model.safetensors.index.json");
 }
+
+// Size fields are bounded before any arithmetic on them: n_embd 2^62 made 4 * n_embd (the default n_inner)
+// overflow int64, and head_dim 2^62 its product with the head count (undefined behaviour the sanitizer build
+// reports; reproducers in fuzz/crashes/hf_config). Token ids must fit an int32.
+TEST(Checkpoint, HfConfigSizesAreBoundedBeforeArithmetic) {
+    auto cfg_error = [](const std::function<void(Json&)>& edit, const char* family) {
+        Json c = json_load(std::string(UNFOLD_SOURCE_DIR) + "/tests/fixtures/lm/" + family + "/config.json");
+        edit(c);
+        try {
+            lm_config_from_hf_json(c, "config.json");
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_EQ(cfg_error([](Json& c) { c["n_embd"] = (int64_t)1 << 62; c["n_inner"] = Json(); }, "gpt2_tiny"),
+              "config.json: field 'n_embd' is 4611686018427387904, expected 1..1073741824");
+    EXPECT_EQ(cfg_error([](Json& c) { c["head_dim"] = (int64_t)1 << 62; }, "llama_tiny"),
+              "config.json: field 'head_dim' is 4611686018427387904, expected 1..1073741824");
+    EXPECT_EQ(cfg_error([](Json& c) { c["num_key_value_heads"] = -2; }, "llama_tiny"),
+              "config.json: field 'num_key_value_heads' is -2, expected 1..1073741824");
+    EXPECT_EQ(cfg_error([](Json& c) { c["bos_token_id"] = (int64_t)1 << 40; }, "gpt2_tiny"),
+              "config.json: field 'bos_token_id' is 1099511627776, expected a token id");
+    EXPECT_EQ(cfg_error([](Json& c) { c["n_head"] = 5; }, "gpt2_tiny"),
+              "config.json: n_heads 5 must be positive and divide d_model 16");
+    EXPECT_EQ(cfg_error([](Json&) {}, "llama_tiny"), "accepted");
+}

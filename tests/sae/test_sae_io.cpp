@@ -167,6 +167,11 @@ TEST(SaeIo, CorruptAndMismatchedFilesAreRejected) {
     json_save(path_join(d, "cfg.json"), cfg);
     e = error_of([&] { sae_load(d); });
     EXPECT_NE(e.find("k 99"), std::string::npos) << e;
+    // a k beyond int is refused, not narrowed (2^32 + 3 was k = 3)
+    cfg["k"] = ((int64_t)1 << 32) + 3;
+    json_save(path_join(d, "cfg.json"), cfg);
+    e = error_of([&] { sae_load(d); });
+    EXPECT_NE(e.find("cfg.json: k is 4294967299, expected 1..16777216"), std::string::npos) << e;
     // truncated safetensors
     cfg["k"] = 3;
     json_save(path_join(d, "cfg.json"), cfg);
