@@ -12,6 +12,8 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
                 (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
+float dot(const float* a, const float* b, int64_t n) { return cblas_sdot((int)n, a, 1, b, 1); }
+
 void gemv(bool trans, int64_t M, int64_t N, float alpha, const float* A, int64_t lda, const float* x, float beta,
           float* y) {
     if (M == 0 || N == 0) return;

@@ -6,6 +6,11 @@
 #include <memory>
 #include <vector>
 
+// hnswlib's hand-vectorised code prefetches one entry past the end of a full neighbour list (searchBaseLayer and
+// searchBaseLayerST read datal[j + 1] at j = size - 1, Debian 12's hnswlib 0.6.2): harmless on hardware, a heap
+// overflow under AddressSanitizer. It is compiled at the build's baseline ISA anyway, so it is switched off and the
+// distance below is OpenBLAS's sdot, whose kernel is picked for the CPU at run time.
+#define NO_MANUAL_VECTORIZATION
 #include <hnswlib/hnswlib.h>
 
 #include "unfold/core/blas.h"
@@ -104,10 +109,25 @@ void knn_exact(const std::vector<float>& U, int64_t n, int64_t d, int k, KnnGrap
     bar.finish();
 }
 
+// cosine distance of unit rows for hnswlib: 1 - <a, b>
+class UnitCosineSpace final : public hnswlib::SpaceInterface<float> {
+public:
+    explicit UnitCosineSpace(size_t dim) : dim_(dim) {}
+    size_t get_data_size() override { return dim_ * sizeof(float); }
+    hnswlib::DISTFUNC<float> get_dist_func() override { return &distance; }
+    void* get_dist_func_param() override { return &dim_; }
+
+private:
+    static float distance(const void* a, const void* b, const void* param) {
+        return 1.0f - dot((const float*)a, (const float*)b, (int64_t) * (const size_t*)param);
+    }
+    size_t dim_;
+};
+
 void knn_hnsw(const std::vector<float>& U, int64_t n, int64_t d, int k, const KnnOptions& o, KnnGraph& g,
               const Context& ctx) {
     try {
-        hnswlib::InnerProductSpace space((size_t)d);
+        UnitCosineSpace space((size_t)d);
         hnswlib::HierarchicalNSW<float> index(&space, (size_t)n, (size_t)std::max(2, o.hnsw_m),
                                               (size_t)std::max(k + 1, o.hnsw_ef_construction), (size_t)o.seed);
         Progress bar(ctx, "kNN (HNSW index)", n, "point");

@@ -21,6 +21,9 @@ void matmul_bt(float* C, const float* A, const float* B, int64_t M, int64_t K, i
 // C[M,N] (+)= A[K,M]^T @ B[K,N]
 void matmul_at(float* C, const float* A, const float* B, int64_t M, int64_t K, int64_t N, float beta = 0.0f);
 
+// sum_i a[i] * b[i] (OpenBLAS sdot: its kernel is chosen for the CPU at run time)
+float dot(const float* a, const float* b, int64_t n);
+
 // Straightforward triple-loop reference (double accumulation), for tests.
 void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                     int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
