@@ -110,4 +110,27 @@ open(d + "/seed_delete_feature", "wb").write(edit(4, 1, 5))
 open(d + "/seed_density_double", "wb").write(edit(6, 0, 2, struct.pack("<d", float("inf"))))
 open(d + "/seed_meta_dsae", "wb").write(edit(0, 1, 3, bytes([2]) + b"-1"))
 PY
+# request targets for fuzz_serve_request: every route with typical, boundary and bad parameters
+mkdir -p "$C/serve_request"
+python3 - "$C/serve_request" <<'PY'
+import sys
+d = sys.argv[1]
+targets = {
+    "index": "/", "feature_page": "/feature/1", "live_page": "/live", "app_js": "/static/app.js",
+    "api": "/api/", "info": "/api/info",
+    "features": "/api/features?sort=density&order=desc&offset=0&limit=100",
+    "features_search": "/api/features?q=cat&filter=alive&sort=label&order=asc",
+    "features_range": "/api/features?min_density=0.001&max_density=0.5&dense=0.1&ids=0,2",
+    "features_escaped": "/api/features?q=%20the+cat%E2%9C%93&sort=max",
+    "features_bad": "/api/features?limit=-1&offset=99999999999999999999",
+    "feature": "/api/feature/2", "feature_missing": "/api/feature/3", "feature_neg": "/api/feature/-1",
+    "trace": "/api/trace?text=Once+upon+a+time&top=3",
+    "trace_feature": "/api/trace?text=Lily+saw+a+cat&feature=1",
+    "steer": "/api/steer?prompt=Once&steer=1=4.5,2=-1&steps=4&temperature=0&seed=3",
+    "steer_ablate": "/api/steer?prompt=The+cat&ablate=0&scale=2=0.5&splice=1&steps=2",
+    "bad_escape": "/api/features?q=%zz", "repeated": "/api/feature/1?x=1&x=2", "empty_name": "/api/info?=3",
+}
+for name, t in targets.items():
+    open(d + "/seed_" + name, "w").write(t)
+PY
 for t in $(ls "$C"); do echo "$t: $(ls "$C/$t" | wc -l) files, $(du -sk "$C/$t" | cut -f1) KB"; done
