@@ -23,12 +23,19 @@
 #include "unfold/core/tensor.h"
 #include "unfold/data/source.h"
 #include "unfold/io/json.h"
+#include "unfold/sae/sae.h"
 
 namespace unfold::py {
 
 namespace pb = pybind11;
 using FloatArray = pb::array_t<float, pb::array::c_style>;
 using IntArray = pb::array_t<int32_t, pb::array::c_style>;
+
+// An SAE as unfold.sae.Sae holds it (py_sae.cpp binds it; unfold.lm's generate takes one).
+struct PySae {
+    Sae sae;
+    std::string format = "unfold";  // what it was loaded from: saelens | sparsify | gemmascope | unfold
+};
 
 // ---- arrays in --------------------------------------------------------------------------------------------
 

@@ -77,11 +77,6 @@ std::unique_ptr<ActivationSource> open_source_arg(pb::handle source, uint64_t se
 
 namespace {
 
-struct PySae {
-    Sae sae;
-    std::string format = "unfold";
-};
-
 struct PyCodes {
     SparseCodes c;
     int64_t d_sae = 0;

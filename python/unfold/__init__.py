@@ -12,18 +12,8 @@ Submodules: toy, sae, dictionary, lm, features. Errors unfold raises are unfold.
 unfold's one-line message; bad argument types are TypeError, bad shapes and values ValueError; Ctrl-C stops a
 long call between steps with KeyboardInterrupt.
 """
-from ._unfold import (  # noqa: F401
-    UnfoldError,
-    __version__,
-    dictionary,
-    features,
-    get_num_threads,
-    kernel_level,
-    lm,
-    sae,
-    set_num_threads,
-    toy,
-)
+from ._unfold import UnfoldError, __version__, get_num_threads, kernel_level, set_num_threads  # noqa: F401
+from . import dictionary, features, lm, sae, toy  # noqa: F401
 
 __all__ = ["UnfoldError", "dictionary", "features", "get_num_threads", "kernel_level", "lm", "sae",
            "set_num_threads", "toy"]

@@ -50,7 +50,8 @@ LmCacheResult lm_cache_activations(const LmModel& m, const std::vector<int32_t>&
     meta["dtype"] = dtype_name(lm_dtype(m));
     so.meta = meta;
     so.resume_meta_keys = {"hook", "dtype"};  // rows of one folder come from one hook at one precision
-    ShardWriter w(out_dir, so, o.resume);
+    // a run killed before its first index.json left nothing to continue: resuming it starts the folder
+    ShardWriter w(out_dir, so, o.resume && is_shard_folder(out_dir));
     LmCacheResult res;
     res.d = d;
     int64_t done = w.rows_written();

@@ -8,7 +8,8 @@
 // hook_row_dim in hooks.h), with int32 columns token_id, position (in the window) and
 // sequence (window index). Forward passes stop after the hooked block. Memory is bounded by one batch of
 // activations plus one shard buffer. With resume, an interrupted folder is continued exactly where its last
-// complete shard ended (the stream is deterministic, so the result equals an uninterrupted run).
+// complete shard ended (the stream is deterministic, so the result equals an uninterrupted run); a folder without
+// an index yet (missing, or a run killed before writing one) is started as if resume were off.
 #pragma once
 #include <cstdint>
 #include <string>
