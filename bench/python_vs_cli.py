@@ -66,7 +66,6 @@ def main():
     o = ap.parse_args()
     if o.quick:
         o.rows, o.steps, o.rounds = 100_000, 20, 1
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     unfold.set_num_threads(o.threads)
     work = o.work or tempfile.mkdtemp(prefix="unfold_pybench_")
     os.makedirs(work, exist_ok=True)
@@ -130,18 +129,33 @@ def main():
         return cli_time(o.unfold, ["sae", "train", "--input", xpath, *opts, "--out", os.path.join(work, "t_cli")],
                         o.threads)
 
-    def py_train():
-        shutil.rmtree(os.path.join(work, "t_py"), ignore_errors=True)
-        t0 = time.perf_counter()
-        unfold.sae.train(xpath, arch="topk", latents=2048, k=16, batch=4096, steps=o.steps, eval_tokens=0,
-                         checkpoint_every=0, out=os.path.join(work, "t_py"), threads=o.threads)
-        return time.perf_counter() - t0
+    def py_train(env_extra):
+        # a fresh interpreter as a notebook starts one: numpy imported first (it starts OpenBLAS, the same library
+        # instance unfold uses, so OpenBLAS's thread timeout is numpy's), timed inside, without the start-up
+        def run():
+            shutil.rmtree(os.path.join(work, "t_py"), ignore_errors=True)
+            code = ("import time, numpy, unfold; t0 = time.perf_counter(); "
+                    f"unfold.sae.train({xpath!r}, arch='topk', latents=2048, k=16, batch=4096, steps={o.steps}, "
+                    f"eval_tokens=0, checkpoint_every=0, out={os.path.join(work, 't_py')!r}, threads={o.threads}); "
+                    "print(time.perf_counter() - t0)")
+            env = dict(os.environ, **env_extra)
+            return float(subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
+                                        text=True).stdout.split()[-1])
+        return run
 
-    tc, tp = best_alternating(o.rounds, cli_train, py_train)
+    env_default = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env_default)
+    tc, tp = best_alternating(o.rounds, cli_train, py_train({}))
+    os.environ.clear()
+    os.environ.update(saved)
+    _, tq = best_alternating(o.rounds, lambda: 0.0, py_train({"OPENBLAS_THREAD_TIMEOUT": "4"}))
     a, b = unfold.sae.load(os.path.join(work, "t_cli")), unfold.sae.load(os.path.join(work, "t_py"))
     same = np.array_equal(a.W_dec, b.W_dec) and np.array_equal(a.W_enc, b.W_enc)
     print(f"train TopK 2048 k16, {o.steps} steps x 4096  CLI {tc:7.3f} s  Python {tp:7.3f} s  "
-          f"Python/CLI {tp / tc:.3f}  (same weights: {same})")
+          f"Python/CLI {tp / tc:.3f}  (numpy imported first, OpenBLAS's default thread timeout; same weights: {same})")
+    print(f"  the same with OPENBLAS_THREAD_TIMEOUT=4 (what the CLI sets)  Python {tq:7.3f} s  Python/CLI {tq / tc:.3f}")
 
     # 3. per-call overhead
     one = np.random.default_rng(1).standard_normal((1, 256)).astype(np.float32)

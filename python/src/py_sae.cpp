@@ -91,9 +91,14 @@ FloatArray dense_codes(const PyCodes& p) {
     return out;
 }
 
+constexpr int64_t kSerialRows = 32;
+
 // rows of x [B, d] in blocks of `batch`: fn(row0, n, codes of the block)
 template <class F>
 void encode_blocks(const Sae& s, const float* x, int64_t B, int64_t batch, F&& fn) {
+    // a few rows are cheaper on this thread alone than waking the sleeping OpenMP and OpenBLAS workers (the
+    // values are the same: every row is encoded on its own)
+    ThreadScope one(B <= kSerialRows ? 1 : 0);
     SparseCodes c;
     SaeEncodeScratch scratch;
     for (int64_t r0 = 0; r0 < B; r0 += batch) {

@@ -12,6 +12,15 @@ Submodules: toy, sae, dictionary, lm, features. Errors unfold raises are unfold.
 unfold's one-line message; bad argument types are TypeError, bad shapes and values ValueError; Ctrl-C stops a
 long call between steps with KeyboardInterrupt.
 """
+import os as _os
+
+# As the `unfold` command does: idle OpenMP threads sleep instead of spinning, and OpenBLAS workers soon after a
+# product, so the two thread pools do not take each other's cores between products. Read when the OpenMP and
+# OpenBLAS runtimes start, i.e. when the compiled module is first imported (a value already set wins; numpy
+# imported first has started OpenBLAS already, which then keeps its default timeout).
+_os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 from ._unfold import UnfoldError, __version__, get_num_threads, kernel_level, set_num_threads  # noqa: F401
 from . import dictionary, features, lm, sae, toy  # noqa: F401
 
