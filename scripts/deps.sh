@@ -10,6 +10,8 @@ PKGS=(build-essential cmake pkg-config libopenblas-dev libgtest-dev libbenchmark
       libcpp-httplib-dev libhnswlib-dev bible-kjv dict-gcide chromium chromium-driver python3-selenium)
 # the Python module (python/: pybind11 over the same libraries) and its tests: Debian's Python 3 headers, numpy, pytest
 PKGS+=(python3-dev python3-numpy python3-pytest pybind11-dev)
+# data-parallel training under mpirun (src/dist/): Debian's OpenMPI
+PKGS+=(libopenmpi-dev openmpi-bin)
 # CI's sanitizer and fuzzing build (scripts/sanitize.sh): clang 14 with its sanitizer and libFuzzer runtimes,
 # clang's OpenMP, and llvm-symbolizer for readable sanitizer reports
 PKGS+=(clang libclang-rt-14-dev libomp-dev llvm)

@@ -17,6 +17,7 @@
 #include "unfold/lm/corpus.h"
 #include "unfold/io/fileio.h"
 #include "unfold/io/json.h"
+#include "unfold/core/comm.h"
 #include "unfold/io/npy.h"
 #include "unfold/map/decoder_map.h"
 #include "unfold/report/sae_report.h"
@@ -39,9 +40,13 @@ static std::vector<OptSpec> with_source(std::vector<OptSpec> o) {
     return o;
 }
 
-static std::unique_ptr<ActivationSource> source_from_args(const Args& a, uint64_t seed) {
+static std::unique_ptr<ActivationSource> source_from_args(const Args& a, uint64_t seed, const Comm* comm = nullptr) {
     SourceOptions so;
     so.seed = seed;
+    if (comm) {  // data-parallel: this rank's part of the data
+        so.part = comm->rank();
+        so.parts = comm->size();
+    }
     so.shuffle_buffer_rows = a.i64("shuffle-buffer");
     so.tensor_name = a.str("tensor");
     so.from_toy = a.str("from-toy");
@@ -131,7 +136,11 @@ static int sae_train_cmd(int argc, char** argv) {
     };
     fits(1, "rows of any width");
     c.validate("unfold sae train");  // before the source is opened: --k, --latents, --steps, ... (d_in comes later)
-    auto src = source_from_args(a, c.seed);
+    const Comm& world = world_comm();  // under mpirun: every rank, each reading its part of the data
+    UNFOLD_CHECK(c.batch % world.size() == 0, "unfold sae train: --batch %lld does not split evenly over %d ranks",
+                 (long long)c.batch, world.size());
+    if (!world.is_root()) a.ctx.quiet = true;
+    auto src = source_from_args(a, c.seed, &world);
     c.sae.d_in = src->dim();
     fits(c.sae.d_in, strformat("d_in %lld (%s)", (long long)c.sae.d_in, src->describe().c_str()));
     SaeTrainOptions o;
@@ -141,10 +150,13 @@ static int sae_train_cmd(int argc, char** argv) {
     o.metadata = saelens_metadata_from_cache_meta(src->meta());  // hook, model, context of an lm cache folder
     o.metadata["dataset_path"] = a.str("from-toy").empty() ? a.str("input") : a.str("from-toy");
     o.eval_tokens = a.i64("eval-tokens");
+    o.comm = &world;
     make_dirs(out);
-    a.ctx.info("training %s SAE: d=%lld F=%lld on %s", sae_arch_name(c.sae.arch), (long long)c.sae.d_in,
-             (long long)c.sae.d_sae, src->describe().c_str());
+    a.ctx.info("training %s SAE: d=%lld F=%lld on %s%s", sae_arch_name(c.sae.arch), (long long)c.sae.d_in,
+               (long long)c.sae.d_sae, src->describe().c_str(),
+               world.size() > 1 ? strformat(", %d ranks (%s)", world.size(), world.name().c_str()).c_str() : "");
     SaeTrainResult r = sae_train(c, *src, o);
+    if (!world.is_root()) return 0;
     std::printf("%s\n", (r.eval.is_null() ? r.metrics["train"] : r.eval).dump(-1).c_str());
     std::printf("wrote %s (cfg.json, sae_weights.safetensors, sparsity.safetensors, metrics.json, checkpoint/)\n",
                 out.c_str());

@@ -11,8 +11,12 @@
 
 #include "cli_features.h"
 #include "commands.h"
+#include <memory>
+
+#include "unfold/core/comm.h"
 #include "unfold/core/context.h"
 #include "unfold/core/error.h"
+#include "unfold/dist/mpi.h"
 
 namespace {
 
@@ -66,22 +70,48 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     unfold::install_interrupt_handler();
+    // Under mpirun: MPI starts here, and the commands that run data-parallel take world_comm() (src/dist/).
+    std::unique_ptr<unfold::MpiSession> mpi;
     try {
-        for (const auto& g : kGroups)
-            if (!std::strcmp(argv[1], g.name)) return g.run(argc - 2, argv + 2);
-        std::fprintf(stderr, "unfold: unknown group '%s' (see 'unfold --help')\n", argv[1]);
-        return 2;
-    } catch (const unfold::Cancelled& e) {
-        std::fprintf(stderr, "unfold: interrupted (%s)\n", e.what());
-        return 130;
+        mpi = std::make_unique<unfold::MpiSession>(&argc, &argv);
     } catch (const unfold::Error& e) {
         std::fprintf(stderr, "unfold: error: %s\n", e.what());
         return 1;
+    }
+    const unfold::Comm& world = unfold::world_comm();
+    const std::string who = world.size() > 1 ? "rank " + std::to_string(world.rank()) + ": " : "";
+    // an error on one rank ends every rank (the others would wait for it forever in the next collective)
+    auto failed = [&](int code) {
+        if (world.size() > 1) {
+            std::fflush(stderr);
+            world.abort(code);
+        }
+        return code;
+    };
+    try {
+        if (world.size() > 1) {
+            static const char* kParallel[][2] = {{"sae", "train"}};
+            bool ok = false;
+            for (const auto& c : kParallel) ok = ok || (argc >= 3 && !std::strcmp(argv[1], c[0]) && !std::strcmp(argv[2], c[1]));
+            UNFOLD_CHECK(ok, "'unfold %s%s%s' does not run under mpirun (%d ranks would each run it whole); the "
+                         "data-parallel commands: unfold sae train",
+                         argv[1], argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "", world.size());
+        }
+        for (const auto& g : kGroups)
+            if (!std::strcmp(argv[1], g.name)) return g.run(argc - 2, argv + 2);
+        std::fprintf(stderr, "unfold: unknown group '%s' (see 'unfold --help')\n", argv[1]);
+        return failed(2);
+    } catch (const unfold::Cancelled& e) {
+        std::fprintf(stderr, "unfold: %sinterrupted (%s)\n", who.c_str(), e.what());
+        return 130;
+    } catch (const unfold::Error& e) {
+        std::fprintf(stderr, "unfold: %serror: %s\n", who.c_str(), e.what());
+        return failed(1);
     } catch (const std::bad_alloc&) {
-        std::fprintf(stderr, "unfold: error: out of memory\n");
-        return 1;
+        std::fprintf(stderr, "unfold: %serror: out of memory\n", who.c_str());
+        return failed(1);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "unfold: error: %s\n", e.what());
-        return 1;
+        std::fprintf(stderr, "unfold: %serror: %s\n", who.c_str(), e.what());
+        return failed(1);
     }
 }

@@ -153,6 +153,79 @@ class PlantedSource : public ActivationSource {
     int64_t pos_ = 0;
 };
 
+// Part `part` of `parts` of a row store (see SourceOptions::part).
+class PartStore : public RowStore {
+  public:
+    PartStore(std::unique_ptr<RowStore> inner, int part, int parts) : in_(std::move(inner)), part_(part), parts_(parts) {
+        const int64_t nc = in_->num_chunks();
+        if (nc >= parts) {
+            for (int64_t c = part; c < nc; c += parts) pieces_.push_back({c, 0, in_->chunk_rows(c)});
+        } else {
+            for (int64_t c = 0; c < nc; c++) {
+                const int64_t n = in_->chunk_rows(c), lo = n * part / parts, hi = n * (part + 1) / parts;
+                if (hi > lo) pieces_.push_back({c, lo, hi - lo});
+            }
+        }
+        int64_t rows = 0;
+        for (const Piece& p : pieces_) rows += p.rows;
+        UNFOLD_CHECK(rows > 0, "%s: too few rows to give each of %d ranks a part", in_->describe().c_str(), parts);
+    }
+    int64_t dim() const override { return in_->dim(); }
+    int64_t num_chunks() const override { return (int64_t)pieces_.size(); }
+    int64_t chunk_rows(int64_t c) const override { return pieces_[(size_t)c].rows; }
+    void read_rows(int64_t c, int64_t r0, int64_t n, float* out) const override {
+        const Piece& p = pieces_[(size_t)c];
+        in_->read_rows(p.chunk, p.first + r0, n, out);
+    }
+    std::string describe() const override {
+        return in_->describe() + strformat(" (part %d of %d)", part_ + 1, parts_);
+    }
+    const Tensor* ground_truth() const override { return in_->ground_truth(); }
+    Json meta() const override { return in_->meta(); }
+
+  private:
+    struct Piece {
+        int64_t chunk, first, rows;
+    };
+    std::unique_ptr<RowStore> in_;
+    int part_, parts_;
+    std::vector<Piece> pieces_;
+};
+
+// Part `part` of `parts` of a generated source whose state is its stream position: batch b of n rows is rows
+// [(b * parts + part) * n, + n) of the one-process stream; the state is the position of the one-process stream.
+class InterleavedSource : public ActivationSource {
+  public:
+    InterleavedSource(std::unique_ptr<ActivationSource> inner, int part, int parts)
+        : in_(std::move(inner)), part_(part), parts_(parts) {}
+    int64_t dim() const override { return in_->dim(); }
+    int64_t num_rows() const override { return in_->num_rows(); }
+    void next_batch(float* out, int64_t n) override {
+        seek(position() + part_ * n);
+        in_->next_batch(out, n);
+        seek(position() + (parts_ - 1 - part_) * n);
+    }
+    const Tensor* ground_truth() const override { return in_->ground_truth(); }
+    std::string describe() const override {
+        return in_->describe() + strformat(" (part %d of %d)", part_ + 1, parts_);
+    }
+    Json meta() const override { return in_->meta(); }
+    Json state() const override { return in_->state(); }
+    void restore(const Json& st) override { in_->restore(st); }
+
+  private:
+    int64_t position() const { return in_->state().at("position", "source state").as_int("source state: position"); }
+    void seek(int64_t pos) {
+        Json st = in_->state();
+        st["position"] = pos;
+        in_->restore(st);
+    }
+    std::unique_ptr<ActivationSource> in_;
+    int part_, parts_;
+};
+
+uint64_t part_seed(uint64_t seed, int part) { return part == 0 ? seed : seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t)part); }
+
 bool ends_with(const std::string& s, const std::string& suf) {
     return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
 }
@@ -160,13 +233,19 @@ bool ends_with(const std::string& s, const std::string& suf) {
 }  // namespace
 
 std::unique_ptr<ActivationSource> open_source(const std::string& path, const SourceOptions& opts) {
-    if (!opts.from_toy.empty()) return open_toy_source(opts);
+    UNFOLD_CHECK(opts.parts >= 1 && opts.part >= 0 && opts.part < opts.parts, "source: part %d of %d", opts.part,
+                 opts.parts);
+    auto part_of = [&](std::unique_ptr<ActivationSource> s) -> std::unique_ptr<ActivationSource> {
+        if (opts.parts == 1) return s;
+        return std::make_unique<InterleavedSource>(std::move(s), opts.part, opts.parts);
+    };
+    if (!opts.from_toy.empty()) return part_of(open_toy_source(opts));
     UNFOLD_CHECK(!path.empty(), "no activation source given (a .npy, a .safetensors, a shard folder, "
                                 "planted:..., or --from-toy)");
     if (path.rfind("planted", 0) == 0 && !file_exists(path)) {
         PlantedConfig c = parse_planted_spec(path);
         if (path.find("seed=") == std::string::npos) c.seed = opts.seed;
-        return std::make_unique<PlantedSource>(c);
+        return part_of(std::make_unique<PlantedSource>(c));
     }
     std::unique_ptr<RowStore> store;
     if (is_directory(path)) {
@@ -185,7 +264,9 @@ std::unique_ptr<ActivationSource> open_source(const std::string& path, const Sou
         else fail("%s: unknown activation source (expected .npy, .safetensors[:tensor], or a shard folder)",
                   file.c_str());
     }
-    return std::make_unique<ShuffleSource>(std::move(store), opts.seed, opts.shuffle_buffer_rows, opts.sequential);
+    if (opts.parts > 1) store = std::make_unique<PartStore>(std::move(store), opts.part, opts.parts);
+    return std::make_unique<ShuffleSource>(std::move(store), part_seed(opts.seed, opts.part), opts.shuffle_buffer_rows,
+                                           opts.sequential);
 }
 
 }  // namespace unfold

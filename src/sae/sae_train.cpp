@@ -192,10 +192,40 @@ static void resample_dead(SaeTrainState& st, const float* x, const SaeWork& w, i
     }
 }
 
-static void save_checkpoint(const std::string& out, SaeTrainState& st, const ActivationSource& src) {
+// FNV-1a of the parameters' bytes: the same on every rank after every step of data-parallel training
+static uint64_t params_hash(const Sae& s) {
+    uint64_t h = 1469598103934665603ULL;
+    const unsigned char* p = (const unsigned char*)s.params.data.data();
+    for (size_t i = 0; i < s.params.data.size() * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void check_replicas(const Comm& comm, const Sae& s, int64_t step) {
+    if (comm.size() == 1) return;
+    const uint64_t h = params_hash(s);
+    std::vector<uint64_t> all((size_t)comm.size());
+    comm.allgather(&h, sizeof h, all.data());
+    for (int r = 1; r < comm.size(); r++)
+        UNFOLD_CHECK(all[(size_t)r] == all[0], "sae train: after step %lld rank %d holds other weights than rank 0 "
+                     "(the ranks must run the same binary, configuration and thread count)", (long long)step, r);
+}
+
+// Every rank calls it (the source positions are gathered); rank 0 writes.
+static void save_checkpoint(const std::string& out, SaeTrainState& st, const ActivationSource& src, const Comm& comm) {
     if (out.empty()) return;
+    check_replicas(comm, st.sae, st.step);
+    if (comm.size() > 1) {
+        const std::vector<std::string> states = comm.allgather_strings(src.state().dump(-1));
+        Json j = Json::object();
+        j["ranks"] = (int64_t)comm.size();
+        j["parts"] = Json::array();
+        for (const std::string& t : states) j["parts"].push(json_parse(t, "source state"));
+        st.source_state = j;
+    } else {
+        st.source_state = src.state();
+    }
+    if (!comm.is_root()) return;
     make_dirs(path_join(out, "checkpoint"));
-    st.source_state = src.state();
     sae_checkpoint_save(path_join(path_join(out, "checkpoint"), "state.bin"), st);
 }
 
@@ -217,6 +247,9 @@ uint64_t sae_train_memory_bytes(const SaeTrainConfig& cfg, int64_t d_in) {
 
 SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const SaeTrainOptions& opts) {
     ThreadScope threads(opts.ctx);
+    const Comm& comm = opts.comm ? *opts.comm : local_comm();
+    const int R = comm.size();
+    const bool root = comm.is_root();
     SaeConfig sc = cfg.sae;
     UNFOLD_CHECK(src.dim() == sc.d_in || sc.d_in == 0, "SAE d_in %lld but the source has rows of %lld",
                  (long long)sc.d_in, (long long)src.dim());
@@ -225,12 +258,16 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
     tc.sae = sc;
     tc.validate("sae train");
     const int64_t B = tc.batch, d = sc.d_in, F = sc.d_sae;
-    check_memory_fits(sae_train_memory_bytes(tc, d),
+    UNFOLD_CHECK(B % R == 0, "sae train: --batch %lld does not split evenly over %d ranks", (long long)B, R);
+    const int64_t Bl = B / R;  // this rank's rows of each batch
+    SaeTrainConfig per_rank = tc;
+    per_rank.batch = Bl;
+    check_memory_fits(sae_train_memory_bytes(per_rank, d),
                       strformat("sae train: d_sae %lld x d_in %lld with batch %lld", (long long)F, (long long)d,
                                 (long long)B));
-    std::vector<float> x((size_t)(B * d));
+    std::vector<float> x((size_t)(Bl * d));
     const std::string ck = opts.out_dir.empty() ? "" : path_join(path_join(opts.out_dir, "checkpoint"), "state.bin");
-    if (!opts.out_dir.empty()) {  // temporaries a run killed outright (kill -9) left: ours, of dead processes
+    if (!opts.out_dir.empty() && root) {  // temporaries a run killed outright (kill -9) left: ours, of dead processes
         std::vector<std::string> mine = {ck};
         for (const char* f : {"cfg.json", "sae_weights.safetensors", "sparsity.safetensors", "metrics.json"})
             mine.push_back(path_join(opts.out_dir, f));
@@ -248,7 +285,18 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
                      "%s: the checkpoint was made with a different configuration; use the same flags to resume",
                      ck.c_str());
         st.train_cfg = tc.to_json();
-        src.restore(st.source_state);
+        const int64_t was = st.source_state.is_obj() ? st.source_state.get_int("ranks", 1) : 1;
+        UNFOLD_CHECK(was == R, "%s: the checkpoint was written by a run on %lld rank%s; resume it with %s", ck.c_str(),
+                     (long long)was, was == 1 ? "" : "s",
+                     was == 1 ? "one process (no mpirun)" : strformat("mpirun -np %lld", (long long)was).c_str());
+        if (R > 1) {
+            const Json& parts = st.source_state.at("parts", ck + ": source state");
+            UNFOLD_CHECK(parts.is_arr() && (int64_t)parts.arr.size() == R, "%s: source state: %d parts expected",
+                         ck.c_str(), R);
+            src.restore(parts.arr[(size_t)comm.rank()]);
+        } else {
+            src.restore(st.source_state);
+        }
         opts.ctx.info("resuming %s from step %lld", opts.out_dir.c_str(), (long long)st.step);
     } else {
         st.sae = sae_init(sc, tc.seed, tc.dec_init_norm);
@@ -256,9 +304,14 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
         st.since_fired.assign((size_t)F, 0);
         st.fire_window.assign((size_t)F, 0);
         st.train_cfg = tc.to_json();
-        // first sample: input scale and geometric-median b_dec
-        src.next_batch(x.data(), B);
-        check_finite_batch(x.data(), B, d, -1, src);
+        // first sample: input scale and geometric-median b_dec, from the whole first batch (every rank's part)
+        src.next_batch(x.data(), Bl);
+        check_finite_batch(x.data(), Bl, d, -1, src);
+        if (R > 1) {
+            std::vector<float> all((size_t)(B * d));
+            comm.allgather(x.data(), Bl * d * (int64_t)sizeof(float), all.data());
+            x.swap(all);
+        }
         if (tc.normalize) {
             double ms = 0;
             for (int64_t i = 0; i < B * d; i++) ms += (double)x[i] * x[i];
@@ -272,6 +325,7 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
             geometric_median(x.data(), n, d, st.sae.b_dec());
         }
     }
+    x.resize((size_t)(Bl * d));
     Sae& sae = st.sae;
     Schedule sched;
     sched.decay = parse_decay(tc.decay);
@@ -288,13 +342,17 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
     std::vector<uint8_t> dead((size_t)F, 0);
     std::vector<int64_t> fires((size_t)F);
     SaeTrainResult res;
-    Progress bar(opts.ctx, "sae train", tc.steps, "step");
+    // with several ranks, rank 0 draws the progress; stopping (Ctrl-C reaches every rank at its own moment) is
+    // agreed on once per step, so all ranks leave at the same step
+    Context bar_ctx = root ? opts.ctx : Context::silent();
+    if (R > 1) bar_ctx.should_stop = nullptr;
+    Progress bar(bar_ctx, "sae train", tc.steps, "step");
     auto t0 = std::chrono::steady_clock::now();
     const int64_t start = st.step;
     while (st.step < tc.steps) {
         const int64_t step = st.step;
-        src.next_batch(x.data(), B);
-        check_finite_batch(x.data(), B, d, step, src);
+        src.next_batch(x.data(), Bl);
+        check_finite_batch(x.data(), Bl, d, step, src);
         if (st.scale != 1.0f)
             for (auto& v : x) v *= st.scale;
         float cs = tc.coef_warmup_steps > 0 ? std::min(1.0f, (float)(step + 1) / (float)tc.coef_warmup_steps) : 1.0f;
@@ -305,8 +363,19 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
         }
         std::fill(fires.begin(), fires.end(), 0);
         sae.params.zero_grad();
-        SaeLoss L = sae_forward_backward(sae, x.data(), B, w, true, cs, sparse && n_dead ? dead.data() : nullptr,
+        SaeLoss L = sae_forward_backward(sae, x.data(), Bl, w, true, cs, sparse && n_dead ? dead.data() : nullptr,
                                          fires.data());
+        if (R > 1) {  // the global batch's mean gradient, fires and metrics
+            comm.allreduce_sum(sae.params.grad.data(), (int64_t)sae.params.size());
+            const float inv = 1.0f / (float)R;
+            for (float& g : sae.params.grad) g *= inv;
+            comm.allreduce_sum(fires.data(), F);
+            double m[6] = {L.loss, L.mse, L.sparsity, L.aux, L.l0, L.fvu};
+            comm.allreduce_sum(m, 6);
+            L.loss = m[0] / R, L.mse = m[1] / R, L.sparsity = m[2] / R, L.aux = m[3] / R, L.l0 = m[4] / R,
+            L.fvu = m[5] / R;
+            comm.allreduce_min(&L.min_kept, 1);
+        }
         UNFOLD_CHECK(std::isfinite(L.loss), "training diverged at step %lld (loss %g); lower --lr",
                      (long long)step, L.loss);
         if (sc.unit_norm_decoder) sae_project_decoder_grad(sae);
@@ -323,7 +392,15 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
             sae.threshold = step == 0 ? L.min_kept : 0.99f * sae.threshold + 0.01f * L.min_kept;
         if ((sc.arch == SaeArch::STANDARD || sc.arch == SaeArch::GATED) && tc.resample_every > 0 && (step + 1) % tc.resample_every == 0 &&
             step + 1 < tc.steps && n_dead > 0)
-            resample_dead(st, x.data(), w, B, tc, dead);
+        {
+            if (root) resample_dead(st, x.data(), w, Bl, tc, dead);
+            if (R > 1) {  // rank 0's resampled latents (and their reset moments) to every rank
+                comm.broadcast(sae.params.data.data(), (int64_t)(sae.params.size() * sizeof(float)), 0);
+                comm.broadcast(st.adam.m.data(), (int64_t)(st.adam.m.size() * sizeof(float)), 0);
+                comm.broadcast(st.adam.v.data(), (int64_t)(st.adam.v.size() * sizeof(float)), 0);
+                comm.broadcast(st.since_fired.data(), (int64_t)(st.since_fired.size() * sizeof(int64_t)), 0);
+            }
+        }
         st.step++;
         if (st.step % tc.log_every == 0 || st.step == tc.steps) {
             Json e = Json::object();
@@ -341,11 +418,16 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
         if (bar.active())
             bar.update(st.step, strformat("loss %.4g  L0 %.1f  FVU %.4f  dead %.1f%%", L.loss, L.l0, L.fvu,
                                           100.0 * n_dead / F));
-        else
+        else if (R == 1)
             opts.ctx.check_stop();
+        if (R > 1) {
+            int64_t want = opts.ctx.should_stop && opts.ctx.should_stop() ? 1 : 0;
+            comm.allreduce_max(&want, 1);
+            if (want) throw Cancelled("cancelled");
+        }
         bool stop = opts.stop_at >= 0 && st.step >= opts.stop_at && st.step < tc.steps;
         if ((tc.checkpoint_every > 0 && st.step % tc.checkpoint_every == 0) || stop || st.step == tc.steps)
-            save_checkpoint(opts.out_dir, st, src);
+            save_checkpoint(opts.out_dir, st, src, comm);
         if (stop) break;
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -361,14 +443,15 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
     for (int64_t i = 0; i < F; i++)
         res.log10_density[i] =
             (float)std::log10((double)st.fire_window[i] / (double)std::max<int64_t>(1, st.window_tokens) + 1e-10);
-    if (!opts.out_dir.empty() && res.finished) {
+    check_replicas(comm, st.sae, st.step);
+    if (!opts.out_dir.empty() && res.finished && root) {
         Json md = opts.metadata.is_obj() ? opts.metadata : Json::object();
         md["produced_by"] = "unfold sae train";
         md["source"] = src.describe();
         md["input_scale_folded"] = st.scale;
         sae_save(opts.out_dir, res.sae, res.log10_density.data(), md);
     }
-    if (res.finished && opts.eval_tokens > 0) {
+    if (res.finished && opts.eval_tokens > 0 && root) {
         SaeEvalOptions eo;
         eo.tokens = opts.eval_tokens;
         eo.batch = std::min<int64_t>(B, opts.eval_batch);
@@ -383,7 +466,8 @@ SaeTrainResult sae_train(const SaeTrainConfig& cfg, ActivationSource& src, const
     res.metrics["train"]["steps"] = res.steps_done;
     res.metrics["log"] = res.log;
     if (!res.eval.is_null()) res.metrics["eval"] = res.eval;
-    if (!opts.out_dir.empty() && res.finished) json_save(path_join(opts.out_dir, "metrics.json"), res.metrics);
+    if (R > 1) res.metrics["train"]["ranks"] = (int64_t)R;
+    if (!opts.out_dir.empty() && res.finished && root) json_save(path_join(opts.out_dir, "metrics.json"), res.metrics);
     return res;
 }
 

@@ -39,6 +39,14 @@ struct SourceOptions {
     std::string from_toy;                   // toy run folder (hidden activations)
     int toy_instance = 0;
     bool sequential = false;                // files/folders: rows in stored order, no shuffle (encoding)
+    // Data-parallel training: this process reads part `part` of `parts` (one per rank). Files and shard folders
+    // are split into disjoint parts (a folder's shards dealt round-robin when there are at least `parts` of
+    // them, else every chunk's rows in `parts` contiguous ranges), each served by its own shuffle buffer (part
+    // 0 with `seed`, the others with seeds derived from it); generated sources (planted, toy) hand part p the
+    // p-th slice of every batch of the one-process stream, so the parts' batches side by side are exactly the
+    // batches one process would draw.
+    int part = 0;
+    int parts = 1;
 };
 
 // Opens `path` (file or folder) or, with opts.from_toy set, a toy model's hidden activations.

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "unfold/core/comm.h"
 #include "unfold/core/context.h"
 #include "unfold/core/optim.h"
 #include "unfold/data/source.h"
@@ -68,6 +69,16 @@ struct SaeTrainOptions {
     int64_t stop_at = -1;  // stop (after checkpointing) once this many steps are done (tests, preemption)
     Context ctx;  // threads, messages, progress, cancellation
     Json metadata = Json::object();  // written into cfg.json metadata
+    // Data-parallel training across the ranks of `comm` (null: this process alone; core/comm.h). Every rank
+    // calls sae_train with the same configuration and its own part of the data (SourceOptions::part / parts):
+    // cfg.batch is the global batch (each rank encodes batch / R rows), the gradients are summed with one
+    // all-reduce per step, so every rank holds the same weights after every step (checked by a hash at each
+    // checkpoint). Rank 0 writes the folder, the checkpoints (with every rank's source position) and the final
+    // evaluation (on its part); a checkpoint resumes only with the same number of ranks. The first batch (input
+    // scale, geometric-median b_dec) is the R parts together. Approximations against one process with the same
+    // rows: BatchTopK selects within each rank's rows; dead-latent resampling draws from rank 0's rows; the
+    // logged FVU is the mean of the ranks'.
+    const Comm* comm = nullptr;
     int64_t eval_tokens = 65536;     // after training, evaluate on this many further source rows (0 = skip)
     int64_t eval_batch = 4096;
 };
