@@ -24,7 +24,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 echo "== unfold tests under ASan + UBSan, and the fuzz corpora replayed" >&2
 # Build.IsaCopiesShareNoWeakSymbols checks the Release objects (test.sh runs it): UBSan's function-type checks
 # add weak typeinfo symbols of the kernels' function types to every copy
-ctest --test-dir build-fuzz --output-on-failure -j"$JOBS" --timeout 1800 -E '^Build\.IsaCopiesShareNoWeakSymbols$'
+# CrashResume.* (SIGKILL at random moments, then --resume) test the files a killed run leaves, which the
+# sanitizers have nothing to add to; test.sh runs them
+ctest --test-dir build-fuzz --output-on-failure -j"$JOBS" --timeout 1800 -E '^(Build\.IsaCopiesShareNoWeakSymbols|CrashResume\..*)$'
 
 t2=$(date +%s)
 echo "== each fuzz target for $FUZZ_SECONDS s" >&2

@@ -14,6 +14,9 @@ PYBIND11_MODULE(_unfold, m) {
     m.attr("__version__") = UNFOLD_VERSION;
 #endif
     py::register_errors(m);
+    // numpy imported first has started OpenBLAS (the same library) before unfold/__init__.py could set
+    // OPENBLAS_THREAD_TIMEOUT: take it now, as the `unfold` command does at start
+    blas_reload_environment();
     m.def("set_num_threads", &set_num_threads, pb::arg("n"),
           "Threads (OpenMP and OpenBLAS) of calls that take no `threads` argument (encode, forward); 0 = all cores.");
     m.def("get_num_threads", &get_num_threads, "The OpenMP thread count of calls without a `threads` argument.");

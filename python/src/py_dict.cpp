@@ -57,6 +57,7 @@ void bind_dictionary(pb::module_& m) {
             FloatArray C = new_float_array({n, K});
             float* c = C.mutable_data();
             nogil([&] {
+                ThreadScope one(n <= 8 ? 1 : 0);  // a few rows: no worker wake-ups (each row is solved on its own)
                 for (int64_t r = 0; r < n; r += batch) {
                     const int64_t mm = std::min(batch, n - r);
                     sparse_encode(Din.data, K, d, Xin.data + r * d, mm, o, c + r * K);

@@ -9,6 +9,9 @@
 
 extern "C" void openblas_set_num_threads(int num_threads);
 extern "C" int openblas_get_num_threads(void);
+// OpenBLAS internals it exports (driver/others: env reading, the thread server); weak: absent elsewhere
+extern "C" void openblas_read_env(void) __attribute__((weak));
+extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
 
 namespace unfold {
 
@@ -82,6 +85,15 @@ ThreadScope::~ThreadScope() {
     if (prev_omp_ <= 0) return;
     omp_set_num_threads(prev_omp_);
     if (openblas_get_num_threads() != prev_blas_) openblas_set_num_threads(prev_blas_);
+}
+
+bool blas_reload_environment() {
+    if (!openblas_read_env || !blas_thread_shutdown_) return false;
+    const int n = openblas_get_num_threads();
+    openblas_read_env();
+    blas_thread_shutdown_();        // the workers exit; the next product starts them with the new settings
+    openblas_set_num_threads(n);
+    return true;
 }
 
 }  // namespace unfold

@@ -244,7 +244,7 @@ const std::string& corpus() {
 TEST(CrashResume, ToyTrain) {
     crash_and_resume({"toy", [](const std::string& out, bool resume) {
                           return with_resume({kBin, "toy", "train", "--features", "20", "--hidden", "5", "--instances",
-                                              "16", "--steps", "5000", "--checkpoint-every", "250", "--seed", "3",
+                                              "16", "--steps", "3000", "--checkpoint-every", "150", "--seed", "3",
                                               "--threads", "1", "--quiet", "--out", out},
                                              resume);
                       }},
@@ -285,7 +285,7 @@ TEST(CrashResume, FeaturesBuild) {
                       [text, sae](const std::string& out, bool resume) {
                           return with_resume({kBin, "features", "build", "--model", kStories + "stories260K.bin",
                                               "--tokenizer", kStories + "tok512.bin", "--sae", sae, "--corpus", text,
-                                              "--tokens", "400000", "--context", "64", "--checkpoint-every", "0.3",
+                                              "--tokens", "250000", "--context", "64", "--checkpoint-every", "0.2",
                                               "--threads", "1", "--quiet", "--out", out},
                                              resume);
                       },

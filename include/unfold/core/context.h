@@ -80,6 +80,13 @@ class ThreadScope {
 };
 
 int hardware_threads();  // cores the process may use (at least 1)
+// Makes OpenBLAS take its settings from the environment again (OPENBLAS_THREAD_TIMEOUT, OPENBLAS_NUM_THREADS)
+// and restarts its thread pool, keeping its thread count. For hosts that load unfold into a process where
+// OpenBLAS started earlier, before the host could set those variables (Python: numpy imported before unfold,
+// the same OpenBLAS library): without it OpenBLAS's workers keep polling ~0.1 s after each product, taking the
+// cores from unfold's OpenMP loops. Call it while no other thread runs BLAS. Returns false (and does nothing)
+// where the BLAS library is not OpenBLAS.
+bool blas_reload_environment();
 // The calling thread's OpenMP thread count and OpenBLAS's pool, for calls without a Context (n <= 0: all
 // cores); get_num_threads() is the calling thread's OpenMP count.
 void set_num_threads(int n);
