@@ -293,14 +293,22 @@ Context make_context(pb::object progress, int threads) {
     return c;
 }
 
+namespace {
+
+// Sets the parked callback error as the current Python error (and forgets it); false when none is parked.
+bool restore_pending() {
+    if (!t_pending || !t_pending->set) return false;
+    auto p = t_pending;
+    t_pending.reset();
+    PyErr_Restore(p->type, p->value, p->tb);
+    p->type = p->value = p->tb = nullptr;
+    return true;
+}
+
+}  // namespace
+
 void rethrow_pending() {
-    if (t_pending && t_pending->set) {
-        auto p = t_pending;
-        t_pending.reset();
-        PyErr_Restore(p->type, p->value, p->tb);
-        p->type = p->value = p->tb = nullptr;
-        throw pb::error_already_set();
-    }
+    if (restore_pending()) throw pb::error_already_set();
 }
 
 // ---- errors -------------------------------------------------------------------------------------------------
@@ -318,24 +326,10 @@ void register_errors(pb::module_& m) {
     pb::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);
-        } catch (const Cancelled& e) {
-            if (t_pending && t_pending->set) {
-                auto pend = t_pending;
-                t_pending.reset();
-                PyErr_Restore(pend->type, pend->value, pend->tb);
-                pend->type = pend->value = pend->tb = nullptr;
-                return;
-            }
-            PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
-        } catch (const Error& e) {
-            if (t_pending && t_pending->set) {  // a callback's error made the call fail another way
-                auto pend = t_pending;
-                t_pending.reset();
-                PyErr_Restore(pend->type, pend->value, pend->tb);
-                pend->type = pend->value = pend->tb = nullptr;
-                return;
-            }
-            PyErr_SetString(g_unfold_error, e.what());
+        } catch (const Cancelled& e) {  // a callback's parked error is what stopped the call, if any
+            if (!restore_pending()) PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
+        } catch (const Error& e) {  // a callback's error may have made the call fail another way
+            if (!restore_pending()) PyErr_SetString(g_unfold_error, e.what());
         }
     });
 }

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "../crash_testing.h"
 #include "unfold/core/rng.h"
 #include "unfold/io/fileio.h"
 #include "unfold/io/json.h"
@@ -45,26 +46,7 @@ Tmp& tmp() {
     return t;
 }
 
-// Runs args; kills it with SIGKILL after `after` unless it ends first. Returns true if it was killed.
-bool run_and_kill(const std::vector<std::string>& args, std::chrono::microseconds after, int* status) {
-    pid_t p = fork();
-    if (p == 0) {
-        std::vector<char*> argv;
-        for (const auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
-        argv.push_back(nullptr);
-        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
-        execv(argv[0], argv.data());
-        _exit(127);
-    }
-    const auto deadline = std::chrono::steady_clock::now() + after;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (waitpid(p, status, WNOHANG) == p) return false;
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    kill(p, SIGKILL);
-    waitpid(p, status, 0);
-    return WIFSIGNALED(*status);
-}
+using crash_testing::run_and_kill;
 
 bool ran_ok(const std::vector<std::string>& args) {
     int st = 0;

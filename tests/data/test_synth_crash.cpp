@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "../crash_testing.h"
 #include "unfold/core/rng.h"
 #include "unfold/io/fileio.h"
 
@@ -37,26 +38,7 @@ std::vector<std::string> synth_args(const std::string& out, bool resume) {
     return a;
 }
 
-// Starts the command; kills it with SIGKILL after `kill_after` unless it ends first. Returns true if killed.
-bool run_and_kill(const std::vector<std::string>& args, std::chrono::microseconds kill_after, int* status) {
-    pid_t p = fork();
-    if (p == 0) {
-        std::vector<char*> argv;
-        for (const auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
-        argv.push_back(nullptr);
-        freopen("/dev/null", "w", stdout);
-        execv(argv[0], argv.data());
-        _exit(127);
-    }
-    const auto deadline = std::chrono::steady_clock::now() + kill_after;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (waitpid(p, status, WNOHANG) == p) return false;
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    kill(p, SIGKILL);
-    waitpid(p, status, 0);
-    return WIFSIGNALED(*status);
-}
+using crash_testing::run_and_kill;
 
 std::vector<std::string> temporaries(const std::string& dir) {
     std::vector<std::string> t;
