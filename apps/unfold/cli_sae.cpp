@@ -136,9 +136,8 @@ static int sae_train_cmd(int argc, char** argv) {
     };
     fits(1, "rows of any width");
     c.validate("unfold sae train");  // before the source is opened: --k, --latents, --steps, ... (d_in comes later)
-    const Comm& world = world_comm();  // under mpirun: every rank, each reading its part of the data
-    UNFOLD_CHECK(c.batch % world.size() == 0, "unfold sae train: --batch %lld does not split evenly over %d ranks",
-                 (long long)c.batch, world.size());
+    const Comm& world = world_comm();  // under mpirun: every rank, each reading its part of the data (sae_train
+                                       // refuses a --batch that does not split evenly over the ranks)
     if (!world.is_root()) a.ctx.quiet = true;
     auto src = source_from_args(a, c.seed, &world);
     c.sae.d_in = src->dim();

@@ -216,6 +216,17 @@ FloatArray array_of(Tensor&& t) {
 
 // The hooks run_with_cache caches by default: every one but those that make the forward take TransformerLens'
 // optional per-head paths (use_attn_in, use_split_qkv_input, use_attn_result), which change its rounding.
+// One forward over t with the hooks of hk (their activations handed over as views of the forward's buffer);
+// returns that buffer (owned by hk's arena, so views a hook kept stay valid).
+LmActs& forward_hooked(const PyModel& p, const Tokens& t, PyHooks& hk) {
+    hk.arena.acts = std::make_shared<LmActs>();
+    ForwardOptions fo;
+    fo.hooks = hk.get();
+    LmActs& a = *hk.arena.acts;
+    nogil([&] { lm_forward(p.m, a, t.in.data, t.B, t.T, fo); });
+    return a;
+}
+
 bool cached_by_default(const std::string& name) {
     for (const char* s : {"hook_attn_in", "hook_q_input", "hook_k_input", "hook_v_input", "attn.hook_result"}) {
         const size_t n = std::strlen(s);
@@ -433,11 +444,7 @@ void bind_lm(pb::module_& m) {
                 Tokens t = tokens_arg(p.m.cfg, tokens, "tokens");
                 PyHooks hk;
                 add_hooks(hk, p.m.cfg, hooks);
-                hk.arena.acts = std::make_shared<LmActs>();
-                ForwardOptions fo;
-                fo.hooks = hk.get();
-                LmActs& a = *hk.arena.acts;
-                nogil([&] { lm_forward(p.m, a, t.in.data, t.B, t.T, fo); });
+                LmActs& a = forward_hooked(p, t, hk);
                 return copy_of(a.logits.data(), t.out_shape(p.m.cfg.vocab));
             },
             pb::arg("tokens"), pb::arg("hooks") = pb::none(),
@@ -457,11 +464,7 @@ void bind_lm(pb::module_& m) {
                 add_hooks(hk, p.m.cfg, hooks);  // before the cache hooks: the cache holds what the forward saw
                 ActivationCache cache;
                 for (const auto& n : want) hk.set.add(n, hook_cache(cache));
-                hk.arena.acts = std::make_shared<LmActs>();
-                ForwardOptions fo;
-                fo.hooks = hk.get();
-                LmActs& a = *hk.arena.acts;
-                nogil([&] { lm_forward(p.m, a, t.in.data, t.B, t.T, fo); });
+                LmActs& a = forward_hooked(p, t, hk);
                 FloatArray logits = copy_of(a.logits.data(), t.out_shape(p.m.cfg.vocab));
                 pb::dict d;
                 for (const auto& n : want) {
@@ -488,14 +491,8 @@ void bind_lm(pb::module_& m) {
                         targets[(size_t)(b * t.T + i)] = i + 1 < t.T ? t.in.data[b * t.T + i + 1] : -1;
                 PyHooks hk;
                 add_hooks(hk, p.m.cfg, hooks);
-                hk.arena.acts = std::make_shared<LmActs>();
-                ForwardOptions fo;
-                fo.hooks = hk.get();
-                LmActs& a = *hk.arena.acts;
-                return nogil([&] {
-                    lm_forward(p.m, a, t.in.data, t.B, t.T, fo);
-                    return lm_loss(a, p.m.cfg, targets.data());
-                });
+                LmActs& a = forward_hooked(p, t, hk);
+                return nogil([&] { return lm_loss(a, p.m.cfg, targets.data()); });
             },
             pb::arg("tokens"), pb::arg("hooks") = pb::none(),
             "Mean cross-entropy (nats) of predicting tokens[..., 1:] from the positions before them (ids [T] or "

@@ -38,41 +38,31 @@ class ArrayStore : public RowStore {
     std::string name_;
 };
 
-struct SourceArg {
-    std::unique_ptr<ActivationSource> src;
-    std::string name;  // dataset_path for the metadata
-};
+}  // namespace
 
 // An array [rows, d], or a path / spec the CLI's --input takes (.npy, file.safetensors:NAME, a shard folder,
 // planted:...). The array must outlive the source (the FloatIn inside keeps it).
-SourceArg source_arg(pb::handle source, uint64_t seed, int64_t shuffle_buffer, bool sequential, const std::string& tensor) {
-    SourceArg s;
+std::unique_ptr<ActivationSource> open_source_arg(pb::handle source, uint64_t seed, int64_t shuffle_buffer,
+                                                  bool sequential, const std::string& tensor, std::string* name) {
+    std::string n = "array";
+    std::unique_ptr<ActivationSource> src;
     if (pb::isinstance<pb::str>(source) || pb::hasattr(source, "__fspath__")) {
         SourceOptions so;
         so.seed = seed;
         so.shuffle_buffer_rows = shuffle_buffer;
         so.sequential = sequential;
         so.tensor_name = tensor;
-        s.name = pb::str(source).cast<std::string>();
-        if (pb::hasattr(source, "__fspath__")) s.name = source.attr("__fspath__")().cast<std::string>();
-        s.src = nogil([&] { return open_source(s.name, so); });
-        return s;
+        n = pb::hasattr(source, "__fspath__") ? source.attr("__fspath__")().cast<std::string>()
+                                              : source.cast<std::string>();
+        src = nogil([&] { return open_source(n, so); });
+    } else {
+        FloatIn in = float_input(source, "source", 2);
+        if (in.shape[0] < 1 || in.shape[1] < 1) value_error("argument 'source': the array is empty");
+        src = std::make_unique<ShuffleSource>(std::make_unique<ArrayStore>(std::move(in), "array"), seed,
+                                              shuffle_buffer, sequential);
     }
-    FloatIn in = float_input(source, "source", 2);
-    if (in.shape[0] < 1 || in.shape[1] < 1) value_error("argument 'source': the array is empty");
-    s.name = "array";
-    s.src = std::make_unique<ShuffleSource>(std::make_unique<ArrayStore>(std::move(in), "array"), seed, shuffle_buffer,
-                                            sequential);
-    return s;
-}
-
-}  // namespace
-
-std::unique_ptr<ActivationSource> open_source_arg(pb::handle source, uint64_t seed, int64_t shuffle_buffer,
-                                                  bool sequential, const std::string& tensor, std::string* name) {
-    SourceArg s = source_arg(source, seed, shuffle_buffer, sequential, tensor);
-    if (name) *name = s.name;
-    return std::move(s.src);
+    if (name) *name = n;
+    return src;
 }
 
 namespace {
@@ -134,7 +124,6 @@ SparseCodes codes_from_arg(const PySae& p, pb::handle codes, const char* name) {
     return c;
 }
 
-SaeArch arch_of(const std::string& a) { return parse_sae_arch(a); }
 
 }  // namespace
 
@@ -301,16 +290,16 @@ void bind_sae(pb::module_& m) {
             "evaluate",
             [](const PySae& p, pb::object source, int64_t tokens, int64_t batch, double match_cos, uint64_t seed,
                int64_t shuffle_buffer, const std::string& tensor) {
-                SourceArg s = source_arg(source, seed, shuffle_buffer, false, tensor);
-                if (s.src->dim() != p.sae.d())
-                    value_error(strformat("source rows have %lld values, the SAE expects %lld", (long long)s.src->dim(),
+                auto src = open_source_arg(source, seed, shuffle_buffer, false, tensor, nullptr);
+                if (src->dim() != p.sae.d())
+                    value_error(strformat("source rows have %lld values, the SAE expects %lld", (long long)src->dim(),
                                           (long long)p.sae.d()));
                 SaeEvalOptions o;
                 o.tokens = tokens;
                 o.batch = batch;
                 o.match_cos = match_cos;
                 std::vector<float> density;
-                Json j = nogil([&] { return sae_evaluate(p.sae, *s.src, o, &density); });
+                Json j = nogil([&] { return sae_evaluate(p.sae, *src, o, &density); });
                 return to_py(j);
             },
             pb::arg("source"), pb::kw_only(), pb::arg("tokens") = 65536, pb::arg("batch") = 4096,
@@ -354,7 +343,7 @@ void bind_sae(pb::module_& m) {
         "init",
         [](int64_t d_in, int64_t d_sae, const std::string& arch, int k, uint64_t seed) {
             SaeConfig c;
-            c.arch = arch_of(arch);
+            c.arch = parse_sae_arch(arch);
             c.d_in = d_in;
             c.d_sae = d_sae;
             c.k = k;
@@ -396,7 +385,7 @@ void bind_sae(pb::module_& m) {
            int64_t shuffle_buffer, const std::string& tensor, uint64_t seed, pb::object out, bool resume,
            int64_t stop_at, pb::object metadata, int threads, pb::object progress) {
             SaeTrainConfig c;
-            c.sae.arch = arch_of(arch);
+            c.sae.arch = parse_sae_arch(arch);
             c.sae.d_sae = latents;
             c.sae.k = k;
             c.sae.l1_coef = l1;
@@ -428,8 +417,9 @@ void bind_sae(pb::module_& m) {
                               strformat("unfold.sae.train: latents %lld with batch %lld", (long long)latents,
                                         (long long)batch));
             c.validate("unfold.sae.train");
-            SourceArg s = source_arg(source, seed, shuffle_buffer, false, tensor);
-            c.sae.d_in = s.src->dim();
+            std::string name;
+            auto src = open_source_arg(source, seed, shuffle_buffer, false, tensor, &name);
+            c.sae.d_in = src->dim();
             check_memory_fits(sae_train_memory_bytes(c, c.sae.d_in),
                               strformat("unfold.sae.train: latents %lld with batch %lld and d_in %lld",
                                         (long long)latents, (long long)batch, (long long)c.sae.d_in));
@@ -440,8 +430,8 @@ void bind_sae(pb::module_& m) {
             o.stop_at = stop_at;
             o.eval_tokens = eval_tokens;
             o.ctx = make_context(progress, threads);
-            o.metadata = saelens_metadata_from_cache_meta(s.src->meta());
-            o.metadata["dataset_path"] = s.name;
+            o.metadata = saelens_metadata_from_cache_meta(src->meta());
+            o.metadata["dataset_path"] = name;
             if (!metadata.is_none()) {
                 Json extra = from_py(metadata, "metadata");
                 if (!extra.is_obj()) type_error("metadata: expected a dict");
@@ -449,7 +439,7 @@ void bind_sae(pb::module_& m) {
             }
             return nogil([&] {
                 if (!o.out_dir.empty()) make_dirs(o.out_dir);
-                auto r = std::make_unique<SaeTrainResult>(sae_train(c, *s.src, o));
+                auto r = std::make_unique<SaeTrainResult>(sae_train(c, *src, o));
                 if (r->sae.metadata.size() == 0) r->sae.metadata = o.metadata;  // what cfg.json records
                 return r;
             });

@@ -3,39 +3,19 @@ cache`'s shards, generate equals `unfold lm generate --ids` (greedy, and with an
 equals `unfold lm tokenize`; hooks edit the forward exactly where they should; errors are the right types."""
 import json
 import os
-import random
-import subprocess
 
 import numpy as np
 import pytest
 
 import unfold
 
-SRC = os.environ.get("UNFOLD_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.environ.get("UNFOLD_BINARY", "unfold")
-MODEL = os.path.join(SRC, "models", "stories260K", "stories260K.bin")
-TOK = os.path.join(SRC, "models", "stories260K", "tok512.bin")
+from conftest import MODEL, ROOT as SRC, TOK, run_cli as cli, write_stories
+
 PROMPT = "Once upon a time"
 
 
-def cli(*args):
-    r = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, errors="surrogateescape")
-    assert r.returncode == 0, f"unfold {' '.join(map(str, args))} failed:\n{r.stderr}"
-    return r.stdout
-
-
 def write_corpus(path):
-    """A small deterministic story-like text (~14k tokens of tok512)."""
-    r = random.Random(0)
-    names, things = ["Lily", "Tom", "Ben", "Sue", "Max", "Mia"], ["ball", "cat", "dog", "tree", "car", "cake", "book"]
-    adj, verbs = ["big", "red", "little", "happy", "sad", "shiny"], ["play", "run", "jump", "sing", "read", "swim"]
-    lines = []
-    for _ in range(300):
-        n, t, a, v = r.choice(names), r.choice(things), r.choice(adj), r.choice(verbs)
-        lines.append(f'Once upon a time, there was a {a} {t}. {n} wanted to {v} with the {t}. {n} said, "I love '
-                     f'my {a} {t}!"')
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_stories(path, 300, seed=0)
 
 
 def read_shards(folder):
